@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up (or reuse) the local virtual environment, then run a task:
+#   ./dev.sh demo    the main job on the built-in demo market (offline)
+#   ./dev.sh test    the whole test suite, slow tests included
+#   ./dev.sh bench   the benchmarks in bench/
+#   ./dev.sh lock    re-resolve requirements.lock after changing pyproject.toml
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+PY=${PYTHON:-python3}
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+  fi
+  if [ ! -x "$VENV/bin/uv" ]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+  fi
+  # Exactly the tested versions, verified by hash; then the project itself, editable.
+  if [ ! -f "$VENV/.synced" ] || [ requirements.lock -nt "$VENV/.synced" ] || [ pyproject.toml -nt "$VENV/.synced" ]; then
+    "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --require-hashes -r requirements.lock
+    "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
+    touch "$VENV/.synced"
+  fi
+}
+
+task=${1:-}
+[ $# -gt 0 ] && shift
+case "$task" in
+  demo)  setup; exec "$VENV/bin/trading-engine" demo "$@" ;;
+  test)  setup; exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
+  bench) setup; for b in bench/*.py; do "$VENV/bin/python" "$b" "$@"; done ;;
+  lock)  setup; "$VENV/bin/uv" pip compile --quiet --python-version 3.11 --extra dev \
+           --generate-hashes --no-header --no-emit-index-url -o requirements.lock pyproject.toml ;;
+  *) echo "usage: ./dev.sh demo|test|bench|lock" >&2; exit 2 ;;
+esac

@@ -1,0 +1,161 @@
+"""Settings: one typed object, built once.
+
+Values come from, lowest priority first: the defaults below, an optional TOML file
+(``trading-engine.toml`` in the working folder, or the file named by
+``TRADING_ENGINE_CONFIG``), and environment variables ``TRADING_ENGINE_<SECTION>__<NAME>``,
+e.g. ``TRADING_ENGINE_MARKET__PERIOD=3y`` or ``TRADING_ENGINE_DATA__PROVIDER=csv``.
+A bad value stops start-up with one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .errors import ConfigError
+from .features.indicators import BASE_FEATURES, FEATURES
+
+DEFAULT_STOCKS: tuple[str, ...] = (
+    "AAPL", "MSFT", "AMZN", "NVDA", "GOOGL", "META", "BRK-B", "TSLA", "UNH", "JNJ",
+    "JPM", "V", "XOM", "PG", "MA", "HD", "CVX", "MRK", "ABBV", "LLY",
+    "PEP", "KO", "AVGO", "COST", "WMT", "MCD", "CSCO", "TMO", "ACN", "ABT",
+    "DHR", "NEE", "LIN", "ADBE", "TXN", "PM", "NKE", "ORCL", "CRM", "AMD",
+    "INTC", "QCOM", "HON", "UPS", "IBM", "CAT", "GS", "BA", "AMGN", "SBUX",
+)  # fmt: skip
+
+PERIOD_PATTERN = re.compile(r"^(max|\d+(d|wk|mo|y))$")
+
+
+class MarketSettings(BaseModel):
+    default_stocks: tuple[str, ...] = DEFAULT_STOCKS
+    period: str = "5y"  # yfinance style: 1260d, 52wk, 60mo, 5y or max
+
+    @field_validator("period")
+    @classmethod
+    def _check_period(cls, value: str) -> str:
+        if not PERIOD_PATTERN.match(value):
+            raise ValueError(f"expected a period like 5y, 60mo, 52wk, 1260d or max, got {value!r}")
+        return value
+
+    @field_validator("default_stocks")
+    @classmethod
+    def _check_stocks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one ticker")
+        return tuple(ticker.strip().upper() for ticker in value)
+
+
+class DataSettings(BaseModel):
+    provider: Literal["demo", "csv", "parquet", "yfinance"] = "demo"
+    folder: Path | None = None  # for csv / parquet: one TICKER.csv or TICKER.parquet per ticker
+    min_tickers: int = Field(1, ge=1)  # stop the run when fewer usable tickers remain
+    stale_days: int = Field(
+        10, ge=1
+    )  # business days a file may lag the others before it is skipped
+    adjusted_close: bool = False  # scale OHLC by 'adj close' / 'close' when that column exists
+    load_workers: int = Field(0, ge=0)  # threads reading files; 0 = one per core
+    demo_days: int = Field(1512, ge=300)
+    demo_seed: int = 7
+    demo_end: str | None = None  # ISO date of the demo market's last day; None = today
+
+    @model_validator(mode="after")
+    def _folder_needed(self) -> DataSettings:
+        if self.provider in ("csv", "parquet") and self.folder is None:
+            raise ValueError(f"provider {self.provider!r} needs data.folder to be set")
+        return self
+
+
+class RetrainingSettings(BaseModel):
+    horizon: int = Field(5, ge=1, le=60)  # trading days the label looks ahead
+    features: tuple[str, ...] = BASE_FEATURES
+    min_f1_score: float = Field(0.65, ge=0, le=1)  # the seed's MIN_F1_SCORE
+    min_accuracy: float = Field(0.70, ge=0, le=1)  # the seed's MIN_ACCURACY
+    max_performance_drop: float = Field(0.10, ge=0, le=1)  # the seed's MAX_PERFORMANCE_DROP
+
+    @field_validator("features")
+    @classmethod
+    def _check_features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown feature(s) {unknown}; known: {', '.join(FEATURES)}")
+        if not value:
+            raise ValueError("needs at least one feature")
+        return value
+
+
+class PathSettings(BaseModel):
+    models_dir: Path = Path("models")
+    logs_dir: Path = Path("logs")
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_token: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one place."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRADING_ENGINE_",
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="forbid",
+    )
+
+    market: MarketSettings = MarketSettings()
+    data: DataSettings = DataSettings()
+    retraining: RetrainingSettings = RetrainingSettings()
+    paths: PathSettings = PathSettings()
+    server: ServerSettings = ServerSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("TRADING_ENGINE_CONFIG", "trading-engine.toml")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    received = first.get("input")
+    shown = "" if isinstance(received, dict) else f" (got {received!r})"
+    return f"setting '{where}': {first['msg']}{shown}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from defaults, the TOML file, the environment and ``overrides``."""
+    toml_file = os.environ.get("TRADING_ENGINE_CONFIG")
+    if toml_file and not Path(toml_file).is_file():
+        raise ConfigError(f"TRADING_ENGINE_CONFIG names {toml_file!r}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    except ValueError as error:  # a TOML syntax error
+        raise ConfigError(f"settings file: {error}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built once."""
+    return load_settings()

@@ -1,0 +1,106 @@
+"""The clean, typed market data every provider hands onward.
+
+Providers validate once, at the boundary (see ``validation.py``); nothing downstream re-checks.
+A ``PriceHistory`` holds one ticker's daily bars as numpy arrays with strictly increasing dates,
+positive prices, ``low <= high`` and no missing cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PriceHistory:
+    """One ticker's daily OHLCV bars, oldest first."""
+
+    ticker: str
+    dates: np.ndarray  # datetime64[D], strictly increasing
+    open: np.ndarray  # float64
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def until(self, last_date: np.datetime64) -> PriceHistory:
+        """The history as it was known at the close of ``last_date`` (rows after it dropped)."""
+        end = int(np.searchsorted(self.dates, np.datetime64(last_date, "D"), side="right"))
+        return self.rows(slice(0, end))
+
+    def rows(self, index: slice | np.ndarray) -> PriceHistory:
+        """A new history with only the selected rows."""
+        return PriceHistory(
+            self.ticker,
+            self.dates[index],
+            self.open[index],
+            self.high[index],
+            self.low[index],
+            self.close[index],
+            self.volume[index],
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One data-quality fault found in one file (or ticker), and what was done about it."""
+
+    source: str  # file name, or ticker for providers without files
+    problem: str  # short code, e.g. "duplicate_dates"
+    detail: str  # what was found, with values
+    action: str  # what was done: "sorted", "rows dropped", "kept", "file skipped", ...
+    rows: int = 0  # rows affected, where that means something
+
+    @property
+    def skipped(self) -> bool:
+        return self.action == "file skipped"
+
+    def message(self) -> str:
+        return f"{self.source}: {self.detail}; {self.action}"
+
+
+@dataclass
+class QualityReport:
+    """Everything validation found across a market folder."""
+
+    findings: list[Finding] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)  # tickers that made it through
+    skipped: list[str] = field(default_factory=list)  # sources that were dropped whole
+
+    def to_dict(self) -> dict:
+        return {
+            "loaded": list(self.loaded),
+            "skipped": list(self.skipped),
+            "findings": [
+                {
+                    "source": f.source,
+                    "problem": f.problem,
+                    "detail": f.detail,
+                    "action": f.action,
+                    "rows": f.rows,
+                }
+                for f in self.findings
+            ],
+        }
+
+
+@dataclass
+class MarketData:
+    """Validated histories by ticker plus the report of what validation found."""
+
+    histories: dict[str, PriceHistory]
+    report: QualityReport
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(self.histories)
+
+    @property
+    def last_date(self) -> np.datetime64 | None:
+        if not self.histories:
+            return None
+        return max(h.dates[-1] for h in self.histories.values())

@@ -1,0 +1,168 @@
+"""Choose the configured provider, load, cut to the period and check what is left."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import DataError
+from ..features.indicators import feature_window
+from .demo import DemoMarket
+from .folder import FolderProvider
+from .market import Finding, MarketData, PriceHistory, QualityReport
+from .yahoo import YahooProvider
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+_PERIOD_DAYS = {"d": 1.0, "wk": 7.0, "mo": 30.4375, "y": 365.25}
+
+
+def period_start(last_date: np.datetime64, period: str) -> np.datetime64 | None:
+    """First calendar day inside ``period`` ending at ``last_date``; None for "max"."""
+    if period == "max":
+        return None
+    match = re.fullmatch(r"(\d+)(d|wk|mo|y)", period)
+    if not match:
+        raise DataError(f"period {period!r} not understood; use e.g. 5y, 60mo, 52wk, 1260d or max")
+    days = round(int(match.group(1)) * _PERIOD_DAYS[match.group(2)])
+    return np.datetime64(last_date, "D") - np.timedelta64(days - 1, "D")
+
+
+def minimum_rows(settings: Settings) -> int:
+    """Rows a ticker needs for one labelled row: the slowest feature's window plus the horizon."""
+    return feature_window(settings.retraining.features) + settings.retraining.horizon
+
+
+def _business_days_between(earlier: np.datetime64, later: np.datetime64) -> int:
+    return int(np.busday_count(np.datetime64(earlier, "D"), np.datetime64(later, "D")))
+
+
+def load_market(
+    settings: Settings,
+    *,
+    tickers: Sequence[str] | None = None,
+    period: str | None = None,
+    folder: Path | None = None,
+    today: np.datetime64 | None = None,
+) -> MarketData:
+    """Load validated market data. Never raises for bad files: they become findings.
+
+    ``folder`` overrides the configured provider with a folder of csv and parquet files.
+    ``today`` is the run date (injected so tests control the clock).
+    """
+    period = period or settings.market.period
+    min_rows = minimum_rows(settings)
+    today = np.datetime64(today or np.datetime64("today"), "D")
+    findings: list[Finding] = []
+    data = settings.data
+    if folder is not None or data.provider in ("csv", "parquet"):
+        formats = ("csv", "parquet") if folder is not None else (data.provider,)
+        provider = FolderProvider(
+            folder or data.folder,
+            formats=formats,
+            adjusted_close=data.adjusted_close,
+            workers=data.load_workers,
+        )
+        histories, findings = provider.load(tickers, min_rows=min_rows)
+    elif data.provider == "yfinance":
+        histories, findings = YahooProvider().load(
+            tickers or settings.market.default_stocks, period=period, min_rows=min_rows
+        )
+    else:
+        demo = DemoMarket(n_days=data.demo_days, end=data.demo_end, seed=data.demo_seed)
+        histories = demo.generate(tickers or settings.market.default_stocks, today=today).histories
+
+    histories = _cut_to_period(histories, period, min_rows, findings)
+    histories = _drop_stale(histories, data.stale_days, today, findings)
+    report = QualityReport(
+        findings=findings,
+        loaded=sorted(histories),
+        skipped=sorted(
+            {f.source for f in findings if f.action in ("file skipped", "ticker skipped")}
+        ),
+    )
+    return MarketData(dict(sorted(histories.items())), report)
+
+
+def _cut_to_period(
+    histories: dict[str, PriceHistory], period: str, min_rows: int, findings: list[Finding]
+) -> dict[str, PriceHistory]:
+    if not histories or period == "max":
+        return histories
+    last = max(h.dates[-1] for h in histories.values())
+    start = period_start(last, period)
+    kept: dict[str, PriceHistory] = {}
+    for ticker, history in histories.items():
+        cut = history.rows(slice(int(np.searchsorted(history.dates, start)), None))
+        if len(cut) < min_rows:
+            findings.append(
+                Finding(
+                    ticker,
+                    "too_short",
+                    f"only {len(cut)} row(s) within period {period} (from {start}), need at least "
+                    f"{min_rows}",
+                    "ticker skipped",
+                )
+            )
+            continue
+        kept[ticker] = cut
+    return kept
+
+
+def _drop_stale(
+    histories: dict[str, PriceHistory],
+    stale_days: int,
+    today: np.datetime64,
+    findings: list[Finding],
+) -> dict[str, PriceHistory]:
+    if not histories:
+        return histories
+    last_dates = np.array([h.dates[-1] for h in histories.values()], dtype="datetime64[D]")
+    reference = np.sort(last_dates)[len(last_dates) // 2]  # the typical (median) last date
+    kept: dict[str, PriceHistory] = {}
+    for ticker, history in histories.items():
+        lag = _business_days_between(history.dates[-1], reference)
+        if lag > stale_days:
+            findings.append(
+                Finding(
+                    ticker,
+                    "stale",
+                    f"last date {history.dates[-1]} is {lag} business days behind the other "
+                    "tickers "
+                    f"({reference})",
+                    "ticker skipped",
+                )
+            )
+            continue
+        kept[ticker] = history
+    newest = max(h.dates[-1] for h in kept.values())
+    behind = _business_days_between(newest, today)
+    if behind > stale_days:
+        findings.append(
+            Finding(
+                "market",
+                "stale",
+                f"newest data is from {newest}, {behind} business days before the run date {today}",
+                "kept; refresh the data",
+            )
+        )
+    return kept
+
+
+def require_enough(market: MarketData, min_tickers: int) -> MarketData:
+    """Raise ``DataError`` with the reasons when fewer than ``min_tickers`` tickers are usable."""
+    if len(market.histories) >= min_tickers:
+        return market
+    skipped = [f.message() for f in market.report.findings if f.action.endswith("skipped")]
+    reasons = "; ".join(skipped[:5]) + (
+        f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    )
+    raise DataError(
+        f"only {len(market.histories)} usable ticker(s), need at least {min_tickers}"
+        + (f": {reasons}" if reasons else "")
+    )
