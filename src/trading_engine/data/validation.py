@@ -43,9 +43,11 @@ def _normalise_names(names: list[str]) -> dict[str, str]:
 
 def _parse_dates(column: pa.ChunkedArray) -> np.ndarray:
     """datetime64[D] per row; NaT where a cell is missing or not a date."""
-    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+    if pa.types.is_date(column.type):
+        return column.cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    if pa.types.is_timestamp(column.type):
         series = column.to_pandas()
-        if getattr(series.dt, "tz", None) is not None:
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_localize(None)  # keep the exchange's own calendar day
     else:
         text = column.cast(pa.string()).to_pandas()
@@ -192,16 +194,12 @@ def clean_table(
     if zero_volume:
         note("zero_volume", f"{zero_volume} day(s) with zero volume", "kept", zero_volume)
     if len(history) > 1:
-        jumps = (
-            np.flatnonzero(
-                _near_split(open_[1:] / close[:-1]) | _near_split(close[1:] / close[:-1])
-            )
-            + 1
-        )
+        # The open gapping by a split ratio is the clearest sign; the close alone also counts.
+        overnight, daily = open_[1:] / close[:-1], close[1:] / close[:-1]
+        ratio = np.where(_near_split(overnight), overnight, daily)
+        jumps = np.flatnonzero(_near_split(ratio)) + 1
         if len(jumps):
-            shown = ", ".join(
-                f"{history.dates[i]} (x{close[i] / close[i - 1]:.2f})" for i in jumps[:3]
-            )
+            shown = ", ".join(f"{history.dates[i]} (x{ratio[i - 1]:.2f})" for i in jumps[:3])
             note(
                 "likely_split",
                 f"overnight jump(s) near a split ratio on {shown}: the prices "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.market import MarketData, QualityReport
-from .indicators import BASE_FEATURES, compute_features
+from .indicators import BASE_FEATURES, compute_features, feature_window
 from .labels import direction_labels, label_end_dates
 
 if TYPE_CHECKING:
@@ -112,14 +112,19 @@ class Dataset:
 def dataset_from_market(
     market: MarketData, *, horizon: int = 5, features: Sequence[str] = BASE_FEATURES
 ) -> Dataset:
-    """Features and labels for every ticker; rows where any feature is undefined are dropped."""
+    """Features and labels for every ticker, from the slowest feature's first value on.
+
+    Warm-up rows are dropped. A feature that is undefined later (volume of an index that
+    reports none, the band position of a flat price) stays NaN: the trees treat it as missing.
+    """
     features = tuple(features)
+    first_row = feature_window(features) - 1
     names = tuple(sorted(market.histories))
     blocks_x, blocks_y, blocks_dates, blocks_end, blocks_code = [], [], [], [], []
     for code, ticker in enumerate(names):
         history = market.histories[ticker]
         matrix = compute_features(history, features)
-        complete = ~np.isnan(matrix).any(axis=1)
+        complete = np.arange(len(history)) >= first_row
         blocks_x.append(matrix[complete].astype(np.float32))
         blocks_y.append(direction_labels(history.close, horizon)[complete])
         blocks_dates.append(history.dates[complete])

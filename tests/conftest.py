@@ -1,0 +1,56 @@
+"""Shared helpers: real files in temp folders, built from the demo generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trading_engine.config import load_settings
+from trading_engine.data import DemoMarket, PriceHistory
+
+TODAY = np.datetime64("2026-11-24")
+
+
+def history_frame(history: PriceHistory) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Date": history.dates.astype("datetime64[ns]"),
+            "Open": history.open,
+            "High": history.high,
+            "Low": history.low,
+            "Close": history.close,
+            "Volume": history.volume,
+        }
+    )
+
+
+def demo_histories(n_tickers: int = 5, n_days: int = 600, seed: int = 3) -> dict[str, PriceHistory]:
+    tickers = [f"T{i:02d}" for i in range(n_tickers)]
+    return DemoMarket(n_days=n_days, end=str(TODAY), seed=seed).generate(tickers).histories
+
+
+def write_market(folder: Path, histories: dict[str, PriceHistory], fmt: str = "csv") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for ticker, history in histories.items():
+        frame = history_frame(history)
+        if fmt == "csv":
+            frame.to_csv(folder / f"{ticker}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{ticker}.parquet", index=False)
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """Settings isolated from the developer's environment, writing under tmp_path."""
+    for name in list(__import__("os").environ):
+        if name.startswith("TRADING_ENGINE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return load_settings(
+        paths={"models_dir": tmp_path / "models", "logs_dir": tmp_path / "logs"},
+        data={"demo_end": str(TODAY)},
+    )

@@ -1,0 +1,199 @@
+"""Every kind of broken ticker file is named with its reason, and the run goes on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import TODAY, demo_histories, history_frame, write_market
+from tests.helpers import run_cli
+from trading_engine.data import load_market, require_enough
+from trading_engine.errors import DataError
+
+
+@pytest.fixture
+def broken_folder(tmp_path):
+    """A market folder with two good tickers and one file per fault."""
+    histories = demo_histories(n_tickers=16, n_days=400)
+    frames = {ticker: history_frame(h) for ticker, h in histories.items()}
+    names = iter(frames)
+    good = [next(names), next(names)]
+    folder = write_market(tmp_path / "market", {t: histories[t] for t in good})
+
+    def save(name: str, frame: pd.DataFrame) -> None:
+        frame.to_csv(folder / f"{name}.csv", index=False)
+
+    save("UNSORTED", frames[next(names)].sample(frac=1.0, random_state=1))
+    dupes = frames[next(names)]
+    save("DUPES", pd.concat([dupes, dupes.iloc[[10, 20]].assign(Close=123.0)]))
+    missing = frames[next(names)].astype({"Close": object})
+    missing.loc[[5, 6], "Close"] = None
+    save("MISSING", missing)
+    text = frames[next(names)].astype({"Close": object})
+    text.loc[7, "Close"] = "#VALUE!"
+    save("TEXT", text)
+    nonpos = frames[next(names)]
+    nonpos.loc[8, "Close"] = 0.0
+    nonpos.loc[9, "Low"] = -1.0
+    save("NONPOS", nonpos)
+    inverted = frames[next(names)]
+    inverted.loc[11, ["High", "Low"]] = [1.0, 2.0]
+    save("INVERTED", inverted)
+    zero = frames[next(names)]
+    zero.loc[12:14, "Volume"] = 0
+    save("ZEROVOL", zero)
+    split = frames[next(names)]
+    split.loc[300:, ["Open", "High", "Low", "Close"]] *= 0.5
+    save("SPLIT", split)
+    save("SHORT", frames[next(names)].tail(120))
+    save("STALE", frames[next(names)].iloc[:-40])
+    save("NOCLOSE", frames[next(names)].drop(columns="Close"))
+    dates = frames[next(names)].astype({"Date": object})
+    dates.loc[3, "Date"] = "not-a-date"
+    save("BADDATE", dates)
+    (folder / "EMPTY.csv").write_bytes(b"")
+    (folder / "HEADER.csv").write_text("date,open,high,low,close,volume\n")
+    (folder / "GARBAGE.parquet").write_bytes(b"this is not parquet")
+    return folder
+
+
+EXPECTED = {
+    "UNSORTED.csv": ("unsorted_dates", "sorted"),
+    "DUPES.csv": ("duplicate_dates", "kept last"),
+    "MISSING.csv": ("missing_cells", "rows dropped"),
+    "TEXT.csv": ("non_numeric", "rows dropped"),
+    "NONPOS.csv": ("non_positive_prices", "rows dropped"),
+    "INVERTED.csv": ("high_below_low", "rows dropped"),
+    "ZEROVOL.csv": ("zero_volume", "kept"),
+    "SPLIT.csv": ("likely_split", "kept; adjust the file"),
+    "SHORT.csv": ("too_short", "file skipped"),
+    "STALE": ("stale", "ticker skipped"),
+    "NOCLOSE.csv": ("missing_column", "file skipped"),
+    "BADDATE.csv": ("bad_dates", "rows dropped"),
+    "EMPTY.csv": ("empty_file", "file skipped"),
+    "HEADER.csv": ("empty_file", "file skipped"),
+    "GARBAGE.parquet": ("unreadable", "file skipped"),
+}
+
+
+def test_every_fault_is_named_with_its_reason_and_action(broken_folder, settings):
+    market = load_market(settings, folder=broken_folder, today=TODAY)
+    found = {(f.source, f.problem): f.action for f in market.report.findings}
+    for source, (problem, action) in EXPECTED.items():
+        assert found.get((source, problem)) == action, (source, problem, market.report.findings)
+    skipped = {"SHORT", "STALE", "NOCLOSE", "EMPTY", "HEADER", "GARBAGE"}
+    assert set(market.tickers) == {p.stem for p in broken_folder.iterdir() if p.stem not in skipped}
+
+
+def test_messages_say_what_was_found(broken_folder, settings):
+    market = load_market(settings, folder=broken_folder, today=TODAY)
+    messages = {f.source: f.message() for f in market.report.findings}
+    assert (
+        "column 'close' missing (found: date, open, high, low, volume)" in messages["NOCLOSE.csv"]
+    )
+    assert "history too short: 120 usable row(s), need at least 205" in messages["SHORT.csv"]
+    assert "2 duplicated date(s)" in messages["DUPES.csv"]
+    assert (
+        "look unadjusted for a split" in messages["SPLIT.csv"]
+        and "(x0.50)" in messages["SPLIT.csv"]
+    )
+    assert "business days behind the other tickers" in messages["STALE"]
+
+
+def test_repairs_give_clean_histories(broken_folder, settings):
+    market = load_market(settings, folder=broken_folder, today=TODAY)
+    for history in market.histories.values():
+        assert (np.diff(history.dates).astype(int) > 0).all()
+        assert (history.low <= history.high).all()
+        assert (np.column_stack([history.open, history.high, history.low, history.close]) > 0).all()
+    # The later of two rows with the same date wins.
+    dupes = market.histories["DUPES"]
+    original = pd.read_csv(broken_folder / "DUPES.csv")
+    corrected_date = np.datetime64(pd.Timestamp(original["Date"].iloc[10]).date())
+    assert dupes.close[np.searchsorted(dupes.dates, corrected_date)] == 123.0
+    assert len(market.histories["MISSING"]) == len(pd.read_csv(broken_folder / "MISSING.csv")) - 2
+
+
+def test_data_check_cli_lists_every_faulty_file_without_traceback(broken_folder):
+    result = run_cli("data", "check", str(broken_folder))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    for source in EXPECTED:
+        assert source in result.stdout, source
+    assert "11 usable ticker(s)" in result.stdout
+
+
+def test_data_check_json_for_scripts(broken_folder):
+    result = run_cli("data", "check", str(broken_folder), "--json")
+    report = json.loads(result.stdout)
+    assert report["usable"] == 11 and report["ok"] is True
+    problems = {(f["source"], f["problem"]) for f in report["findings"]}
+    assert ("NOCLOSE.csv", "missing_column") in problems
+
+
+def test_too_few_usable_tickers_stops_with_reasons(tmp_path, settings):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "A.csv").write_text("date,open,high,low,close\n2024-01-02,1,1,1,1\n")
+    (folder / "B.csv").write_bytes(b"")
+    market = load_market(settings, folder=folder, today=TODAY)
+    with pytest.raises(
+        DataError,
+        match=r"only 0 usable ticker\(s\), need at least 1: A.csv: column 'volume' missing",
+    ):
+        require_enough(market, 1)
+    result = run_cli("data", "check", str(folder))
+    assert result.returncode == 1
+    assert "too few to train" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_missing_folder_is_one_line_error(tmp_path):
+    result = run_cli("data", "check", str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_headers_any_case_and_extra_columns_ignored(tmp_path, settings):
+    history = next(iter(demo_histories(n_tickers=1, n_days=300).values()))
+    frame = history_frame(history)
+    frame.columns = ["DATE", "open", "HIGH", "Low", " close ", "Volume"]
+    frame["Adj Close"] = frame[" close "] * 0.5
+    frame["Dividends"] = 0.0
+    frame.to_csv(tmp_path / "aapl.csv", index=False)
+    market = load_market(settings, folder=tmp_path, today=TODAY)
+    assert market.tickers == ["AAPL"]
+    np.testing.assert_allclose(market.histories["AAPL"].close, history.close)
+    adjusted = settings.model_copy(
+        update={"data": settings.data.model_copy(update={"adjusted_close": True})}
+    )
+    market = load_market(adjusted, folder=tmp_path, today=TODAY)
+    np.testing.assert_allclose(market.histories["AAPL"].close, history.close * 0.5)
+
+
+def test_parquet_and_csv_read_the_same(tmp_path, settings):
+    histories = demo_histories(n_tickers=2, n_days=300)
+    csv = load_market(settings, folder=write_market(tmp_path / "c", histories, "csv"), today=TODAY)
+    pq = load_market(
+        settings, folder=write_market(tmp_path / "p", histories, "parquet"), today=TODAY
+    )
+    for ticker, history in histories.items():
+        np.testing.assert_allclose(csv.histories[ticker].close, history.close)
+        np.testing.assert_array_equal(pq.histories[ticker].dates, history.dates)
+
+
+def test_stale_market_is_warned_against_run_date(tmp_path, settings):
+    folder = write_market(tmp_path / "m", demo_histories(n_tickers=2, n_days=300))
+    market = load_market(settings, folder=folder, today=TODAY + np.timedelta64(60, "D"))
+    assert any(f.source == "market" and f.problem == "stale" for f in market.report.findings)
+    assert len(market.tickers) == 2  # a warning, not a reason to drop everything
+
+
+def test_period_cut_keeps_last_years(tmp_path, settings):
+    folder = write_market(tmp_path / "m", demo_histories(n_tickers=1, n_days=1000))
+    market = load_market(settings, folder=folder, period="2y", today=TODAY)
+    history = next(iter(market.histories.values()))
+    assert history.dates[0] >= TODAY - np.timedelta64(731, "D")
+    assert history.dates[-1] == np.busday_offset(TODAY, 0, roll="backward")

@@ -1,0 +1,27 @@
+"""Run the real ``trading-engine`` entry point in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ENTRY_POINT = Path(sys.executable).with_name("trading-engine")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRADING_ENGINE_")}
+    environment.update({"COLUMNS": "200", "TRADING_ENGINE_DATA__DEMO_END": "2026-11-24"})
+    environment.update(env or {})
+    return subprocess.run(
+        [str(ENTRY_POINT), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
