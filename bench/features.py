@@ -12,10 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, save, timed  # noqa: E402
-
-from trading_engine.data import DemoMarket  # noqa: E402
-from trading_engine.features import dataset_from_market  # noqa: E402
+from common import machine, save, timed
+from trading_engine.data import DemoMarket
+from trading_engine.features import dataset_from_market
 
 SIZES = [(50, 1260), (500, 5040)]
 
