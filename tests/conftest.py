@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,10 @@ from trading_engine.config import load_settings
 from trading_engine.data import DemoMarket, PriceHistory
 
 TODAY = np.datetime64("2026-11-24")
+
+# Tests run in 2 processes on 2 cores: one LightGBM thread each. Two OpenMP pools spinning on
+# the same cores slow training ~25x (measured), so never oversubscribe. Subprocesses inherit it.
+os.environ["TRADING_ENGINE_RETRAINING__LIGHTGBM__NUM_THREADS"] = "1"
 
 
 def history_frame(history: PriceHistory) -> pd.DataFrame:
@@ -46,8 +51,8 @@ def write_market(folder: Path, histories: dict[str, PriceHistory], fmt: str = "c
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
     """Settings isolated from the developer's environment, writing under tmp_path."""
-    for name in list(__import__("os").environ):
-        if name.startswith("TRADING_ENGINE_"):
+    for name in list(os.environ):
+        if name.startswith("TRADING_ENGINE_") and "NUM_THREADS" not in name:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return load_settings(

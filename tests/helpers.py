@@ -13,7 +13,11 @@ ENTRY_POINT = Path(sys.executable).with_name("trading-engine")
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
 ):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRADING_ENGINE_")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TRADING_ENGINE_") or "NUM_THREADS" in k
+    }
     environment.update({"COLUMNS": "200", "TRADING_ENGINE_DATA__DEMO_END": "2026-11-24"})
     environment.update(env or {})
     return subprocess.run(

@@ -76,12 +76,63 @@ class DataSettings(BaseModel):
         return self
 
 
+class LightGBMSettings(BaseModel):
+    """Hyperparameters of the LightGBM classifier (the weekly run re-tunes the tunable ones)."""
+
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=4096)
+    min_data_in_leaf: int = Field(100, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    max_bin: int = Field(63, ge=2, le=1023)
+    max_rounds: int = Field(500, ge=1)  # boosting rounds, before early stopping
+    early_stopping_rounds: int = Field(30, ge=1)
+    num_threads: int = Field(0, ge=0)  # 0 = all cores
+
+
+class TuningSettings(BaseModel):
+    """Optuna search of the weekly full retrain."""
+
+    n_trials: int = Field(25, ge=1)
+    timeout_seconds: float = Field(600.0, gt=0)
+
+
 class RetrainingSettings(BaseModel):
     horizon: int = Field(5, ge=1, le=60)  # trading days the label looks ahead
     features: tuple[str, ...] = BASE_FEATURES
     min_f1_score: float = Field(0.65, ge=0, le=1)  # the seed's MIN_F1_SCORE
     min_accuracy: float = Field(0.70, ge=0, le=1)  # the seed's MIN_ACCURACY
     max_performance_drop: float = Field(0.10, ge=0, le=1)  # the seed's MAX_PERFORMANCE_DROP
+    holdout_days: int = Field(63, ge=5)  # newest trading dates kept for the final verdict
+    embargo_days: int | None = Field(None, ge=0)  # extra gap after the purge; None = horizon
+    n_splits: int = Field(5, ge=2, le=50)  # walk-forward folds
+    window: Literal["expanding", "sliding"] = "expanding"
+    max_train_days: int | None = Field(None, ge=20)  # for the sliding window
+    early_stopping_days: int = Field(63, ge=5)  # newest training dates used for early stopping
+    skill_gate: bool = True  # must beat the majority baseline and AUC 0.5, bootstrapped
+    skill_p_value: float = Field(0.05, gt=0, lt=1)
+    bootstrap_samples: int = Field(1000, ge=100)
+    bootstrap_block_days: int | None = Field(None, ge=1)  # None = 2 x horizon
+    min_paired_days: int = Field(20, ge=1)  # holdout dates needed to re-score production
+    seed: int = 42
+    lightgbm: LightGBMSettings = LightGBMSettings()
+    tuning: TuningSettings = TuningSettings()
+
+    @model_validator(mode="after")
+    def _sliding_needs_size(self) -> RetrainingSettings:
+        if self.window == "sliding" and self.max_train_days is None:
+            raise ValueError("window 'sliding' needs retraining.max_train_days")
+        return self
+
+    @property
+    def embargo(self) -> int:
+        return self.horizon if self.embargo_days is None else self.embargo_days
+
+    @property
+    def block_days(self) -> int:
+        return self.bootstrap_block_days or 2 * self.horizon
 
     @field_validator("features")
     @classmethod

@@ -40,6 +40,11 @@ class Dataset:
     horizon: int
     report: QualityReport = field(default_factory=QualityReport, compare=False)
 
+    def __post_init__(self) -> None:
+        # Every split relies on date order; a shuffled dataset cannot be built.
+        if len(self.dates) > 1 and (np.diff(self.dates.astype(np.int64)) < 0).any():
+            raise ValueError("Dataset rows must be ordered by date; shuffled rows are refused")
+
     def __len__(self) -> int:
         return len(self.dates)
 

@@ -1,0 +1,105 @@
+"""Decide whether a candidate may be deployed. Only decides: no training, no files.
+
+Gates (each with value, threshold and verdict):
+
+* ``min_f1_score`` / ``min_accuracy``: the seed's F1 > 0.65 and accuracy > 0.70 on the holdout;
+* ``max_f1_drop`` / ``max_accuracy_drop``: relative drop versus production at most 10 %,
+  measured on the same rows when possible (see ``ChampionComparison``);
+* ``skill_accuracy`` / ``skill_auc``: a block bootstrap by date says the candidate beats the
+  majority baseline and AUC 0.5 with p below the threshold, so a model that is "good" only
+  because the market went up (an always-up predictor has F1 ~0.7 in a rising market) never
+  passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .metrics import SkillTest
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    value: float
+    threshold: float
+    passed: bool
+    rule: str  # how value is compared with threshold, in words
+
+    def describe(self) -> str:
+        verdict = "pass" if self.passed else "FAIL"
+        return f"{self.name}: {self.value:.4f} ({self.rule} {self.threshold:.4f}) {verdict}"
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    """Candidate and production metrics, on the same rows when production may be scored there."""
+
+    source: str  # "paired": both scored on the same rows; "recorded": production's own record
+    reason: str
+    days: int
+    rows: int
+    candidate: dict[str, float]
+    production: dict[str, float]
+
+
+@dataclass
+class GateReport:
+    gates: list[Gate] = field(default_factory=list)
+    forced: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return all(gate.passed for gate in self.gates)
+
+    @property
+    def failed(self) -> list[Gate]:
+        return [gate for gate in self.gates if not gate.passed]
+
+    @property
+    def deploy(self) -> bool:
+        """Deploy when every gate passed, or when forced (which the record keeps)."""
+        return self.passed or self.forced
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "forced": self.forced,
+            "gates": [asdict(gate) for gate in self.gates],
+        }
+
+
+def _relative_drop(previous: float, current: float) -> float:
+    return (previous - current) / previous if previous > 0 else 0.0
+
+
+def evaluate_gates(
+    holdout: dict[str, float],
+    *,
+    min_f1_score: float,
+    min_accuracy: float,
+    max_performance_drop: float,
+    comparison: ChampionComparison | None = None,
+    skill: SkillTest | None = None,
+    skill_p_value: float = 0.05,
+    forced: bool = False,
+) -> GateReport:
+    """Apply every configured gate to a candidate's holdout metrics."""
+    gates = [
+        Gate("min_f1_score", holdout["f1_score"], min_f1_score,
+             holdout["f1_score"] > min_f1_score, ">"),
+        Gate("min_accuracy", holdout["accuracy"], min_accuracy,
+             holdout["accuracy"] > min_accuracy, ">"),
+    ]  # fmt: skip
+    if comparison is not None:
+        for metric in ("f1_score", "accuracy"):
+            drop = _relative_drop(comparison.production[metric], comparison.candidate[metric])
+            name = "max_f1_drop" if metric == "f1_score" else "max_accuracy_drop"
+            gates.append(Gate(name, drop, max_performance_drop, drop <= max_performance_drop, "<="))
+    if skill is not None:
+        gates.append(Gate("skill_accuracy", skill.p_value_accuracy, skill_p_value,
+                          skill.p_value_accuracy < skill_p_value, "p <"))  # fmt: skip
+        gates.append(Gate("skill_auc", skill.p_value_auc, skill_p_value,
+                          skill.p_value_auc < skill_p_value, "p <"))  # fmt: skip
+    return GateReport(gates, forced=forced)

@@ -1,0 +1,339 @@
+"""Train a candidate and judge it: purged walk-forward CV, final fit, holdout, gates.
+
+``train_and_evaluate`` does no file I/O; the service stores what it returns.
+
+The LightGBM dataset (feature binning) is built once, on the development period only, and
+every fold, early-stopping split and the final fit take row subsets of it. Bin edges are
+label-free quantiles of the development features; the holdout never influences them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import lightgbm as lgb
+import numpy as np
+
+from ..features.dataset import Dataset
+from .gates import ChampionComparison, GateReport, evaluate_gates
+from .metrics import block_bootstrap_skill, classification_metrics
+from .model import TrainedModel
+from .splits import PurgedWalkForward
+
+if TYPE_CHECKING:
+    from ..config import RetrainingSettings
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    fold: int
+    train_rows: int
+    test_rows: int
+    train_dates: tuple[str, str]
+    test_dates: tuple[str, str]
+    best_iteration: int
+    metrics: dict[str, float]
+
+
+@dataclass
+class TrainingResult:
+    """Everything a retrain produced: the model, how it scored, and the verdict."""
+
+    model: TrainedModel
+    metrics: dict[str, Any]  # holdout metrics, cv_mean / cv_std, date ranges, counts
+    folds: list[FoldResult]
+    gates: GateReport
+    comparison: ChampionComparison | None
+    timings: dict[str, float]
+    samples: int
+    tickers: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def forced(self) -> bool:
+        return self.gates.forced
+
+
+def splitter_from(settings: RetrainingSettings) -> PurgedWalkForward:
+    return PurgedWalkForward(
+        n_splits=settings.n_splits,
+        horizon=settings.horizon,
+        embargo=settings.embargo,
+        holdout_days=settings.holdout_days,
+        window=settings.window,
+        max_train_days=settings.max_train_days,
+    )
+
+
+def lightgbm_params(settings: RetrainingSettings, overrides: dict[str, Any] | None = None) -> dict:
+    """LightGBM parameters: settings, then tuned overrides; deterministic and seeded."""
+    tree = settings.lightgbm
+    params = {
+        "objective": "binary",
+        "learning_rate": tree.learning_rate,
+        "num_leaves": tree.num_leaves,
+        "min_data_in_leaf": tree.min_data_in_leaf,
+        "feature_fraction": tree.feature_fraction,
+        "bagging_fraction": tree.bagging_fraction,
+        "bagging_freq": tree.bagging_freq,
+        "lambda_l2": tree.lambda_l2,
+        "num_threads": tree.num_threads or os.cpu_count() or 1,
+        "seed": settings.seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbosity": -1,
+    }
+    params.update(overrides or {})
+    return params
+
+
+class FoldTrainer:
+    """Fits on row subsets of one LightGBM dataset built once."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, settings: RetrainingSettings) -> None:
+        self.settings = settings
+        self.data = lgb.Dataset(
+            X,
+            label=y,
+            params={
+                "max_bin": settings.lightgbm.max_bin,
+                "feature_pre_filter": False,  # tuning changes min_data_in_leaf later
+                "verbosity": -1,
+            },
+            free_raw_data=False,
+        ).construct()
+
+    def fit(self, fit_rows: np.ndarray, stop_rows: np.ndarray, params: dict) -> lgb.Booster:
+        """Train on ``fit_rows``; stop when ``stop_rows`` (a later, purged block) stop improving."""
+        patience = self.settings.lightgbm.early_stopping_rounds
+        return lgb.train(
+            params,
+            self.data.subset(fit_rows.tolist()),
+            num_boost_round=self.settings.lightgbm.max_rounds,
+            valid_sets=[self.data.subset(stop_rows.tolist())],
+            callbacks=[lgb.early_stopping(patience, verbose=False)],
+        )
+
+    def refit(self, rows: np.ndarray, rounds: int, params: dict) -> lgb.Booster:
+        return lgb.train(params, self.data.subset(rows.tolist()), num_boost_round=max(1, rounds))
+
+
+def _date_range(dates: np.ndarray) -> tuple[str, str]:
+    return (str(dates.min()), str(dates.max())) if len(dates) else ("", "")
+
+
+def cross_validate(
+    booster: FoldTrainer,
+    dates: np.ndarray,
+    label_end: np.ndarray,
+    y: np.ndarray,
+    splitter: PurgedWalkForward,
+    params: dict,
+) -> list[FoldResult]:
+    """Purged walk-forward folds over the development rows."""
+    folds = []
+    for fold, (train, test) in enumerate(splitter.split(dates, label_end)):
+        fit_local, stop_local = splitter.inner_validation(
+            dates[train], label_end[train], booster.settings.early_stopping_days
+        )
+        model = booster.fit(train[fit_local], train[stop_local], params)
+        probability = model.predict(
+            booster.data.get_data()[test], num_iteration=model.best_iteration
+        )
+        folds.append(
+            FoldResult(
+                fold=fold,
+                train_rows=len(train),
+                test_rows=len(test),
+                train_dates=_date_range(dates[train]),
+                test_dates=_date_range(dates[test]),
+                best_iteration=model.best_iteration,
+                metrics=classification_metrics(y[test], probability),
+            )
+        )
+    return folds
+
+
+def compare_with_production(
+    production: TrainedModel | None,
+    holdout: Dataset,
+    candidate_probability: np.ndarray,
+    settings: RetrainingSettings,
+) -> ChampionComparison | None:
+    """Score production on the candidate's holdout rows it never trained on.
+
+    Only holdout dates after production's last training label plus the embargo qualify. When
+    fewer than ``min_paired_days`` such dates exist (or the features differ), production's own
+    recorded holdout metrics are used instead, and the comparison says so.
+    """
+    if production is None:
+        return None
+    candidate_all = classification_metrics(holdout.y, candidate_probability)
+    recorded = {k: production.metrics.get(k, float("nan")) for k in ("f1_score", "accuracy")}
+
+    def fallback(reason: str) -> ChampionComparison:
+        return ChampionComparison("recorded", reason, 0, 0, candidate_all, recorded)
+
+    if tuple(production.feature_names) != tuple(holdout.feature_names):
+        return fallback("production uses different features; its recorded metrics are used")
+    unseen = unseen_rows(production, holdout.dates, settings.embargo)
+    days = len(np.unique(holdout.dates[unseen]))
+    if days < settings.min_paired_days:
+        return fallback(
+            f"only {days} holdout date(s) after production's training end "
+            f"{production.train_end} plus purge (need {settings.min_paired_days}); "
+            "its recorded metrics are used"
+        )
+    production_probability = production.predict_proba(holdout.X[unseen])
+    return ChampionComparison(
+        "paired",
+        f"both scored on {days} holdout dates after production's training end plus purge",
+        days,
+        int(unseen.sum()),
+        classification_metrics(holdout.y[unseen], candidate_probability[unseen]),
+        classification_metrics(holdout.y[unseen], production_probability),
+    )
+
+
+def train_and_evaluate(
+    dataset: Dataset,
+    production_model: TrainedModel | None,
+    settings: RetrainingSettings,
+    *,
+    params: dict[str, Any] | None = None,
+    force: bool = False,
+) -> TrainingResult:
+    """Cross-validate, fit the final model, score it on the holdout and apply the gates.
+
+    The model returned is exactly the model the holdout scored: no refit after validation.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    labeled = dataset.labeled()
+    splitter = splitter_from(settings)
+    develop_rows, holdout_rows = splitter.holdout_split(labeled.dates, labeled.label_end)
+    dates, label_end = labeled.dates[develop_rows], labeled.label_end[develop_rows]
+    y = labeled.y[develop_rows]
+    booster = FoldTrainer(labeled.X[develop_rows], y, settings)
+    model_params = lightgbm_params(settings, params)
+    timings["prepare"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    folds = cross_validate(booster, dates, label_end, y, splitter, model_params)
+    timings["cross_validation"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    fit_local, stop_local = splitter.inner_validation(
+        dates, label_end, settings.early_stopping_days
+    )
+    stopped = booster.fit(fit_local, stop_local, model_params)
+    # Learn from the whole development period with the number of rounds early stopping chose.
+    all_rows = np.arange(len(develop_rows))
+    final = booster.refit(all_rows, stopped.best_iteration, model_params)
+    timings["fit"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    in_holdout = np.zeros(len(labeled), dtype=bool)
+    in_holdout[holdout_rows] = True
+    holdout = labeled.take(in_holdout)
+    model = TrainedModel(
+        booster=final,
+        feature_names=dataset.feature_names,
+        horizon=dataset.horizon,
+        train_start=str(dates.min()),
+        train_end=str(dates.max()),
+        label_end=str(label_end.max()),
+        params={**model_params, "num_boost_round": final.current_iteration()},
+    )
+    probability = model.predict_proba(holdout.X)
+    holdout_metrics = classification_metrics(holdout.y, probability)
+    fold_f1 = np.array([fold.metrics["f1_score"] for fold in folds])
+    metrics: dict[str, Any] = {
+        **holdout_metrics,
+        "cv_mean": float(fold_f1.mean()),
+        "cv_std": float(fold_f1.std()),
+        "train_rows": len(develop_rows),
+        "holdout_rows": len(holdout_rows),
+        "train_start": model.train_start,
+        "train_end": model.train_end,
+        "holdout_start": str(holdout.dates.min()),
+        "holdout_end": str(holdout.dates.max()),
+        "horizon": dataset.horizon,
+        "purge_gap_days": splitter.gap,
+    }
+    skill = None
+    if settings.skill_gate:
+        skill = block_bootstrap_skill(
+            holdout.y, probability, holdout.dates, holdout.ticker_codes,
+            samples=settings.bootstrap_samples, block_days=settings.block_days, seed=settings.seed,
+        )  # fmt: skip
+        metrics["accuracy_edge"] = skill.accuracy_edge
+        metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
+        metrics["skill_p_value_auc"] = skill.p_value_auc
+    comparison = compare_with_production(production_model, holdout, probability, settings)
+    model.metrics = metrics
+    gates = evaluate_gates(
+        holdout_metrics,
+        min_f1_score=settings.min_f1_score,
+        min_accuracy=settings.min_accuracy,
+        max_performance_drop=settings.max_performance_drop,
+        comparison=comparison,
+        skill=skill,
+        skill_p_value=settings.skill_p_value,
+        forced=force,
+    )
+    timings["holdout"] = time.perf_counter() - clock
+    return TrainingResult(
+        model=model,
+        metrics=metrics,
+        folds=folds,
+        gates=gates,
+        comparison=comparison,
+        timings=timings,
+        samples=len(labeled),
+        tickers=len(np.unique(labeled.ticker_codes)),
+        params=model.params,
+    )
+
+
+def unseen_rows(model: TrainedModel, dates: np.ndarray, embargo: int) -> np.ndarray:
+    """Mask of rows dated after the model's last training label plus the embargo."""
+    first_unseen = np.busday_offset(np.datetime64(model.label_end, "D"), embargo, roll="forward")
+    return dates > first_unseen
+
+
+def score_model(
+    model: TrainedModel, dataset: Dataset, settings: RetrainingSettings
+) -> tuple[dict[str, float], GateReport]:
+    """Judge an existing model on the holdout rows of ``dataset`` that it never trained on.
+
+    Used to re-check production on newer data, and to show that a model trained before a
+    regime change fails after it. Raises ValueError when no such rows exist.
+    """
+    labeled = dataset.labeled()
+    _, holdout_rows = splitter_from(settings).holdout_split(labeled.dates, labeled.label_end)
+    rows = holdout_rows[unseen_rows(model, labeled.dates[holdout_rows], settings.embargo)]
+    if len(rows) == 0:
+        raise ValueError(
+            f"no holdout rows after the model's training end {model.train_end} plus purge"
+        )
+    probability = model.predict_proba(labeled.X[rows])
+    metrics = classification_metrics(labeled.y[rows], probability)
+    skill = None
+    if settings.skill_gate:
+        skill = block_bootstrap_skill(
+            labeled.y[rows], probability, labeled.dates[rows], labeled.ticker_codes[rows],
+            samples=settings.bootstrap_samples, block_days=settings.block_days, seed=settings.seed,
+        )  # fmt: skip
+    gates = evaluate_gates(
+        metrics,
+        min_f1_score=settings.min_f1_score,
+        min_accuracy=settings.min_accuracy,
+        max_performance_drop=settings.max_performance_drop,
+        skill=skill,
+        skill_p_value=settings.skill_p_value,
+    )
+    return metrics, gates

@@ -1,0 +1,173 @@
+"""Honest training end to end: noise is rejected, real signal passes, drift is caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import TODAY
+from trading_engine.config import load_settings
+from trading_engine.data import DemoMarket, MarketData, PriceHistory, QualityReport, load_market
+from trading_engine.features import dataset_from_market
+from trading_engine.training import score_model, train_and_evaluate, tune_hyperparameters
+
+
+def random_walk_folder(folder, n_tickers=50, n_days=1260, seed=0):
+    """Pure random walks written as CSV files: nothing here can be predicted."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    dates = np.busday_offset(TODAY, np.arange(-n_days + 1, 1), roll="backward")
+    folder.mkdir()
+    for i in range(n_tickers):
+        close = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, n_days)))
+        open_ = close * np.exp(rng.normal(0, 0.003, n_days))
+        pd.DataFrame(
+            {
+                "date": dates.astype("datetime64[ns]"),
+                "open": open_,
+                "high": np.maximum(open_, close) * 1.004,
+                "low": np.minimum(open_, close) * 0.996,
+                "close": close,
+                "volume": rng.integers(100_000, 1_000_000, n_days),
+            }
+        ).to_csv(folder / f"RW{i:02d}.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def retraining():
+    return load_settings().retraining
+
+
+@pytest.fixture(scope="module")
+def demo_dataset():
+    settings = load_settings(data={"demo_end": str(TODAY)})
+    return dataset_from_market(load_market(settings, today=TODAY))
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_dataset, retraining):
+    return train_and_evaluate(demo_dataset, None, retraining)
+
+
+@pytest.mark.slow
+def test_pure_noise_scores_chance_and_is_rejected(tmp_path, retraining):
+    settings = load_settings(
+        data={"provider": "csv", "folder": random_walk_folder(tmp_path / "rw")}
+    )
+    dataset = dataset_from_market(load_market(settings, today=TODAY))
+    result = train_and_evaluate(dataset, None, retraining)
+    assert abs(result.metrics["roc_auc"] - 0.5) <= 0.05, result.metrics
+    assert not result.gates.passed and not result.gates.deploy
+    failed = {gate.name for gate in result.gates.failed}
+    assert {"min_accuracy", "skill_accuracy"} <= failed
+
+
+def test_demo_candidate_passes_every_gate(demo_result):
+    metrics = demo_result.metrics
+    assert demo_result.gates.passed, [g.describe() for g in demo_result.gates.gates]
+    assert metrics["f1_score"] > 0.65 and metrics["accuracy"] > 0.70
+    assert metrics["accuracy"] > metrics["baseline_accuracy"] + 0.1
+    # The holdout is the newest 63 labelled dates, after a purge gap of horizon + embargo.
+    assert metrics["holdout_rows"] == 63 * 50
+    gap = np.busday_count(
+        np.datetime64(metrics["train_end"]), np.datetime64(metrics["holdout_start"])
+    )
+    assert gap == 11  # 10 unused trading dates between the last training and first holdout date
+    assert set(demo_result.metrics) >= {
+        "f1_score", "accuracy", "precision", "recall", "roc_auc", "cv_mean", "cv_std",
+        "log_loss", "brier", "base_rate", "baseline_accuracy", "baseline_f1",
+    }  # fmt: skip
+    assert len(demo_result.folds) == 5
+    assert demo_result.model.train_end == metrics["train_end"]
+
+
+def test_model_trained_before_the_regime_change_fails_after_it(demo_dataset, retraining):
+    regime = DemoMarket(end=str(TODAY)).regime_date()
+    before = demo_dataset.take(demo_dataset.label_end < regime)
+    old = train_and_evaluate(before, None, retraining).model
+    metrics, gates = score_model(old, demo_dataset, retraining)
+    assert metrics["accuracy"] < 0.5
+    assert not gates.passed
+
+
+def test_production_is_rescored_on_rows_it_never_saw(demo_dataset, retraining):
+    regime = DemoMarket(end=str(TODAY)).regime_date()
+    old = train_and_evaluate(demo_dataset.take(demo_dataset.label_end < regime), None, retraining)
+    result = train_and_evaluate(demo_dataset, old.model, retraining)
+    comparison = result.comparison
+    assert comparison.source == "paired" and comparison.days == 63
+    assert comparison.production["accuracy"] < 0.5 < comparison.candidate["accuracy"]
+    assert result.gates.passed  # a better challenger is no degradation
+
+
+def test_without_unseen_rows_the_recorded_metrics_are_used_and_labelled(
+    demo_result, demo_dataset, retraining
+):
+    # A candidate whose holdout lies inside production's training period (e.g. older data).
+    cutoff = np.datetime64(demo_result.model.train_end) - np.timedelta64(30, "D")
+    older = demo_dataset.take(demo_dataset.dates <= cutoff)
+    result = train_and_evaluate(older, demo_result.model, retraining)
+    assert result.comparison.source == "recorded"
+    assert "recorded metrics are used" in result.comparison.reason
+    assert result.comparison.production["f1_score"] == demo_result.metrics["f1_score"]
+    assert {"max_f1_drop", "max_accuracy_drop"} <= {g.name for g in result.gates.gates}
+
+
+def test_degradation_gate_rejects_a_much_worse_candidate(demo_result, demo_dataset, retraining):
+    weak = retraining.model_copy(update={"features": ("Volume_Change",), "skill_gate": False,
+                                         "min_f1_score": 0.0, "min_accuracy": 0.0})  # fmt: skip
+    weak_rows = dataset_from_market(
+        load_market(load_settings(data={"demo_end": str(TODAY)}), today=TODAY),
+        features=("Volume_Change",),
+    )
+    result = train_and_evaluate(weak_rows, demo_result.model, weak)
+    drop = {g.name: g for g in result.gates.gates}["max_f1_drop"]
+    assert (
+        result.comparison.source == "recorded" and "different features" in result.comparison.reason
+    )
+    assert not drop.passed and drop.value > 0.10
+
+
+def test_force_deploys_but_says_it_was_forced(demo_dataset, retraining):
+    strict = retraining.model_copy(update={"min_accuracy": 0.99})
+    result = train_and_evaluate(demo_dataset, None, strict, force=True)
+    assert not result.gates.passed and result.gates.deploy and result.forced
+    assert result.gates.to_dict()["forced"] is True
+
+
+def test_same_data_same_seed_same_model(demo_dataset, demo_result, retraining):
+    again = train_and_evaluate(demo_dataset, None, retraining)
+    assert again.metrics == demo_result.metrics
+
+
+def test_rows_cannot_be_shuffled_across_dates(demo_dataset):
+    from dataclasses import replace
+
+    order = np.random.default_rng(0).permutation(len(demo_dataset))
+    with pytest.raises(ValueError, match="ordered by date"):
+        replace(demo_dataset, X=demo_dataset.X[order], dates=demo_dataset.dates[order])
+    with pytest.raises(ValueError, match="boolean mask"):
+        demo_dataset.take(order)
+
+
+@pytest.mark.slow
+def test_weekly_tuning_searches_on_development_rows_only(retraining):
+    market = DemoMarket(n_days=700, end=str(TODAY)).generate([f"T{i}" for i in range(10)])
+    dataset = dataset_from_market(market)
+    params = tune_hyperparameters(dataset, retraining, n_trials=3)
+    assert 0.01 <= params["learning_rate"] <= 0.2 and 7 <= params["num_leaves"] <= 127
+    result = train_and_evaluate(dataset, None, retraining, params=params)
+    assert result.params["num_leaves"] == params["num_leaves"]
+
+
+def test_tickers_with_gaps_train_without_error(retraining):
+    market = DemoMarket(n_days=600, end=str(TODAY)).generate(["A", "B", "C"])
+    gappy = market.histories["B"].rows(np.r_[0:300, 330:600])
+    histories = {**market.histories, "B": gappy}
+    result = train_and_evaluate(
+        dataset_from_market(MarketData(histories, QualityReport())), None, retraining
+    )
+    assert result.tickers == 3
+    assert isinstance(gappy, PriceHistory)
