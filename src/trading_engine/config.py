@@ -79,7 +79,7 @@ class DataSettings(BaseModel):
 class LightGBMSettings(BaseModel):
     """Hyperparameters of the LightGBM classifier (the weekly run re-tunes the tunable ones)."""
 
-    learning_rate: float = Field(0.05, gt=0, le=1)
+    learning_rate: float = Field(0.1, gt=0, le=1)
     num_leaves: int = Field(31, ge=2, le=4096)
     min_data_in_leaf: int = Field(100, ge=1)
     feature_fraction: float = Field(0.9, gt=0, le=1)
@@ -88,7 +88,7 @@ class LightGBMSettings(BaseModel):
     lambda_l2: float = Field(1.0, ge=0)
     max_bin: int = Field(63, ge=2, le=1023)
     max_rounds: int = Field(500, ge=1)  # boosting rounds, before early stopping
-    early_stopping_rounds: int = Field(30, ge=1)
+    early_stopping_rounds: int = Field(20, ge=1)
     num_threads: int = Field(0, ge=0)  # 0 = all cores
 
 
