@@ -99,6 +99,30 @@ class TuningSettings(BaseModel):
     timeout_seconds: float = Field(600.0, gt=0)
 
 
+class ScheduleSettings(BaseModel):
+    """When the scheduler retrains (the seed: daily 02:00, weekly full retrain Sunday 03:00)."""
+
+    daily_hour: int = Field(2, ge=0, le=23)
+    daily_minute: int = Field(0, ge=0, le=59)
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"
+    weekly_hour: int = Field(3, ge=0, le=23)
+    weekly_minute: int = Field(0, ge=0, le=59)
+    timezone: str | None = None  # IANA name, e.g. "America/New_York"; None = the machine's
+    misfire_grace_seconds: int = Field(6 * 3600, ge=1)  # a run this late still happens, once
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
 class RetrainingSettings(BaseModel):
     horizon: int = Field(5, ge=1, le=60)  # trading days the label looks ahead
     features: tuple[str, ...] = BASE_FEATURES
@@ -119,6 +143,8 @@ class RetrainingSettings(BaseModel):
     seed: int = 42
     lightgbm: LightGBMSettings = LightGBMSettings()
     tuning: TuningSettings = TuningSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    retention: int = Field(30, ge=1)  # versioned model files kept (prod and backup always)
 
     @model_validator(mode="after")
     def _sliding_needs_size(self) -> RetrainingSettings:
@@ -143,6 +169,12 @@ class RetrainingSettings(BaseModel):
         if not value:
             raise ValueError("needs at least one feature")
         return value
+
+
+class AlertSettings(BaseModel):
+    webhook_url: str | None = None  # POSTed a JSON body with a "text" field
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_retries: int = Field(2, ge=0)
 
 
 class PathSettings(BaseModel):
@@ -171,6 +203,7 @@ class Settings(BaseSettings):
     retraining: RetrainingSettings = RetrainingSettings()
     paths: PathSettings = PathSettings()
     server: ServerSettings = ServerSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def settings_customise_sources(
