@@ -86,6 +86,9 @@ class ModelRetrainingService:
         self.scheduler = BackgroundScheduler(timezone=schedule.timezone) if schedule.timezone \
             else BackgroundScheduler()  # fmt: skip
         self.is_running = False  # a retrain is in progress in this process
+        # Listeners (e.g. Prometheus metrics): called after every run and rollback, never fatal.
+        self.on_run: list[Callable[[dict[str, Any]], None]] = []
+        self.on_rollback: list[Callable[[dict[str, Any], dict[str, Any]], None]] = []
         self._production: StoredModel | None = None
         self._production_lock = threading.Lock()
 
@@ -259,11 +262,19 @@ class ModelRetrainingService:
                 logger.warning("%s unreadable; using the configured hyperparameters", path)
         return None
 
+    def _notify(self, listeners: list[Callable[..., None]], *args: Any) -> None:
+        for listener in listeners:
+            try:
+                listener(*args)
+            except Exception:
+                logger.exception("listener %s failed", listener)
+
     def _record_and_alert(self, run: dict[str, Any]) -> None:
         try:
             self.registry.record_run(run)
         except RegistryError as error:
             logger.error("could not record the run: %s", error)
+        self._notify(self.on_run, run)
         metrics, previous = run.get("metrics") or {}, run.get("previous_metrics")
         paths = [f"Model Path: {self.registry.prod_path}", f"Backup: {self.registry.backup_path}"]
         if run["outcome"] == "deployed":
@@ -309,11 +320,13 @@ class ModelRetrainingService:
             target = self.registry.rollback(version, reason=reason)
         finally:
             lock.release()
+        result = {"success": True, "message": f"Successfully rolled back to model version {target}",
+                  "version": target, "previous_version": previous}  # fmt: skip
+        self._notify(self.on_rollback, result, self.registry.read_record().get("metrics") or {})
         self.alerts.send("Model Rollback", ROLLBACK, f"Rolled back from {previous} to {target}.",
                          [f"Reason: {reason}", f"Model Path: {self.registry.prod_path}",
                           f"Backup: {self.registry.backup_path}"])  # fmt: skip
-        return {"success": True, "message": f"Successfully rolled back to model version {target}",
-                "version": target, "previous_version": previous}  # fmt: skip
+        return result
 
     # -- production model for predictions ---------------------------------------------------
     def production_model(self) -> StoredModel | None:

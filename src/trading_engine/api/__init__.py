@@ -1,0 +1,1 @@
+"""HTTP routes. Thin: each calls the service and chooses the status code; no logic here."""

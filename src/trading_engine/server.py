@@ -1,0 +1,110 @@
+"""The FastAPI app: the seed's endpoints, jobs, history, models, predict, health, metrics."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from . import __version__, prom_metrics
+from .api import models, retraining, system
+from .config import Settings, get_settings
+from .errors import ConfigError
+from .logging_setup import configure_logging
+from .model_retraining import ModelRetrainingService, start_retraining_scheduler
+from .prediction import Predictor
+
+logger = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """Refuse to listen beyond this machine without an API token."""
+    if not is_loopback(host) and settings.server.api_token is None:
+        raise ConfigError(
+            f"refusing to listen on {host} without an API token: set "
+            "TRADING_ENGINE_SERVER__API_TOKEN (or server.api_token), or bind 127.0.0.1"
+        )
+
+
+def create_app(
+    service: ModelRetrainingService | None = None,
+    *,
+    settings: Settings | None = None,
+    start_scheduler: bool = True,
+) -> FastAPI:
+    """The app; tests pass their own service and may leave the scheduler off."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prom_metrics.initialize_metrics(app.state.service)
+        if start_scheduler:
+            try:
+                if service is None:
+                    start_retraining_scheduler()
+                else:
+                    app.state.service.start_scheduler()
+                logger.info("Model retraining scheduler started successfully")
+            except Exception as error:  # the API still serves without a scheduler
+                logger.error("Failed to start retraining scheduler: %s", error)
+        yield
+        app.state.service.stop_scheduler()
+        logger.info("Application shutting down")
+
+    if service is None:
+        from .model_retraining import get_retraining_service
+
+        service = get_retraining_service()
+    settings = settings or service.settings
+    configure_logging(settings.paths.logs_dir)
+    app = FastAPI(title="trading-engine", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.service = service
+    app.state.predictor = Predictor(settings, service.production_model)
+    service.on_run.append(lambda run: app.state.predictor.invalidate())
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        names = {401: "unauthorized", 404: "not_found", 409: "conflict", 422: "invalid_request"}
+        return JSONResponse(
+            {"error": names.get(error.status_code, "error"), "message": error.detail},
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return JSONResponse(
+            {"error": "invalid_request", "message": f"{where}: {first.get('msg', 'invalid')}",
+             "detail": [{"loc": e.get("loc"), "msg": e.get("msg")} for e in error.errors()]},
+            status_code=422,
+        )  # fmt: skip
+
+    for router in (retraining.router, models.router, system.router):
+        app.include_router(router)
+    return app
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Run the API with uvicorn (one worker: the scheduler must run once)."""
+    import uvicorn
+
+    settings = get_settings()
+    host = host or settings.server.host
+    check_bind(settings, host)
+    uvicorn.run(create_app(), host=host, port=port or settings.server.port, log_level="info")
