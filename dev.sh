@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (or reuse) the local virtual environment, then run a task:
-#   ./dev.sh demo    the main job on the built-in demo market (offline)
+#   ./dev.sh demo    retrain + deploy on the built-in demo market (offline), then serve the API
+#                    with the scheduler on 127.0.0.1:8000 (Ctrl-C stops it)
 #   ./dev.sh test    the whole test suite, slow tests included
 #   ./dev.sh bench   the benchmarks in bench/
 #   ./dev.sh lock    re-resolve requirements.lock after changing pyproject.toml
@@ -27,7 +28,9 @@ setup() {
 task=${1:-}
 [ $# -gt 0 ] && shift
 case "$task" in
-  demo)  setup; exec "$VENV/bin/trading-engine" demo "$@" ;;
+  demo)  setup
+         "$VENV/bin/trading-engine" demo "$@" || echo "(the demo retrain did not deploy; serving anyway)"
+         exec "$VENV/bin/trading-engine" serve ;;
   test)  setup; exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
   bench) setup; for b in bench/*.py; do "$VENV/bin/python" "$b" "$@"; done ;;
   lock)  setup; "$VENV/bin/uv" pip compile --quiet --python-version 3.11 --extra dev \

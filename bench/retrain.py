@@ -36,9 +36,15 @@ def write_folder(folder: Path, n_tickers: int, n_days: int) -> None:
     market = DemoMarket(n_days=n_days, end=END).generate([f"T{i:04d}" for i in range(n_tickers)])
     for ticker, h in market.histories.items():
         pd.DataFrame(
-            {"date": h.dates, "open": h.open, "high": h.high, "low": h.low, "close": h.close,
-             "volume": h.volume}
-        ).to_csv(folder / f"{ticker}.csv", index=False)  # fmt: skip
+            {
+                "date": h.dates,
+                "open": h.open,
+                "high": h.high,
+                "low": h.low,
+                "close": h.close,
+                "volume": h.volume,
+            }
+        ).to_csv(folder / f"{ticker}.csv", index=False)
 
 
 def ours(folder: Path) -> tuple[float, dict]:
@@ -65,9 +71,12 @@ def usual(folder: Path, holdout_start: str) -> tuple[float, dict, float]:
     holdout = rows[rows.index >= holdout_start]
     forest = RandomForestClassifier(n_estimators=100, max_depth=10, n_jobs=-1, random_state=0)
     cv = cross_val_score(
-        forest, train[features], train["label"], cv=KFold(5, shuffle=True, random_state=0),
+        forest,
+        train[features],
+        train["label"],
+        cv=KFold(5, shuffle=True, random_state=0),
         scoring="roc_auc",
-    )  # fmt: skip
+    )
     forest.fit(train[features], train["label"])
     probability = forest.predict_proba(holdout[features])[:, 1]
     elapsed = time.perf_counter() - start
@@ -84,8 +93,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1260)
     args = parser.parse_args()
     facts = machine()
-    print(f"retrain bench: {args.tickers} tickers x {args.days} days (demo market as CSV files), "
-          f"{facts['cores']} cores, {facts['versions']}")  # fmt: skip
+    print(
+        f"retrain bench: {args.tickers} tickers x {args.days} days (demo market as CSV files), "
+        f"{facts['cores']} cores, {facts['versions']}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_folder(folder, args.tickers, args.days)
@@ -102,13 +113,23 @@ def main() -> None:
         f"  (its shuffled 5-fold CV claimed AUC {usual_cv_auc:.3f})"
     )
     ratio = usual_s / ours_s
-    print(f"  speed-up: {ratio:.1f}x (target >= 20x); holdout AUC difference "
-          f"{ours_metrics['roc_auc'] - usual_metrics['roc_auc']:+.3f} (target >= 0)")  # fmt: skip
-    save("retrain", {
-        "tickers": args.tickers, "days": args.days, "ours_seconds": ours_s,
-        "usual_seconds": usual_s, "speedup": ratio, "ours_holdout": ours_metrics,
-        "usual_holdout": usual_metrics, "usual_shuffled_cv_auc": usual_cv_auc,
-    })  # fmt: skip
+    print(
+        f"  speed-up: {ratio:.1f}x (target >= 20x); holdout AUC difference "
+        f"{ours_metrics['roc_auc'] - usual_metrics['roc_auc']:+.3f} (target >= 0)"
+    )
+    save(
+        "retrain",
+        {
+            "tickers": args.tickers,
+            "days": args.days,
+            "ours_seconds": ours_s,
+            "usual_seconds": usual_s,
+            "speedup": ratio,
+            "ours_holdout": ours_metrics,
+            "usual_holdout": usual_metrics,
+            "usual_shuffled_cv_auc": usual_cv_auc,
+        },
+    )
 
 
 if __name__ == "__main__":

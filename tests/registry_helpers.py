@@ -12,8 +12,11 @@ def tiny_model(seed: int = 0, f1: float = 0.7) -> TrainedModel:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(300, 3)).astype(np.float32)
     y = (X[:, 0] + rng.normal(0, 0.5, 300) > 0).astype(float)
-    booster = lgb.train({"objective": "binary", "verbosity": -1, "num_threads": 1, "seed": seed},
-                        lgb.Dataset(X, y), num_boost_round=5)  # fmt: skip
+    booster = lgb.train(
+        {"objective": "binary", "verbosity": -1, "num_threads": 1, "seed": seed},
+        lgb.Dataset(X, y),
+        num_boost_round=5,
+    )
     return TrainedModel(
         booster=booster,
         feature_names=("A", "B", "C"),

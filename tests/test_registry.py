@@ -54,8 +54,18 @@ def test_model_file_is_lightgbm_text_plus_json_never_pickle(registry):
     data = registry.prod_path.read_bytes()
     assert data.startswith(b"trading-engine model v1\n")
     metadata = json.loads(data.split(b"\n")[1])
-    assert {"version", "sha256", "feature_names", "train_start", "train_end", "params",
-            "metrics", "libraries", "gate_report", "horizon"} <= set(metadata)  # fmt: skip
+    assert {
+        "version",
+        "sha256",
+        "feature_names",
+        "train_start",
+        "train_end",
+        "params",
+        "metrics",
+        "libraries",
+        "gate_report",
+        "horizon",
+    } <= set(metadata)
     assert b"\ntree\n" in data and b"pickle" not in data
     model = decode_model(data, "prod").model
     X = np.zeros((2, 3), dtype=np.float32)

@@ -245,8 +245,12 @@ def webhook_server():
 
 def test_webhook_gets_json_with_text_and_retries(webhook_server, tmp_path):
     Receiver.fail_first = 1
-    alerts = Alerts([FileAlertSink(tmp_path / "alerts.log"),
-                     WebhookAlertSink(webhook_server, retries=2, backoff=0.01)])  # fmt: skip
+    alerts = Alerts(
+        [
+            FileAlertSink(tmp_path / "alerts.log"),
+            WebhookAlertSink(webhook_server, retries=2, backoff=0.01),
+        ]
+    )
     alerts.send("Model Rollback", "🔄", "Rolled back.", ["Reason: test"])
     assert len(Receiver.received) == 1
     assert Receiver.received[0]["text"].endswith("🔄 Rolled back.\n\nReason: test\n")

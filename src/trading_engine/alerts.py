@@ -119,8 +119,13 @@ def metric_lines(metrics: dict[str, Any], previous: dict[str, Any] | None) -> li
     """The seed's metric block: each metric with its previous value where known."""
     previous = previous or {}
     lines = ["Metrics:"]
-    labels = {"f1_score": "F1 Score", "accuracy": "Accuracy", "precision": "Precision",
-              "recall": "Recall", "roc_auc": "ROC AUC"}  # fmt: skip
+    labels = {
+        "f1_score": "F1 Score",
+        "accuracy": "Accuracy",
+        "precision": "Precision",
+        "recall": "Recall",
+        "roc_auc": "ROC AUC",
+    }
     for key, label in labels.items():
         was = f" (prev: {_fmt(previous[key])})" if previous.get(key) is not None else ""
         lines.append(f"- {label + ':':<11}{_fmt(metrics.get(key))}{was}")

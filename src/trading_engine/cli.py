@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Settings, get_settings
-from .errors import ConfigError, TradingEngineError
+from .errors import AlreadyRunning, ConfigError, RegistryError, TradingEngineError
 
 app = typer.Typer(
     help="Keep a stock-direction model fresh: data, features, retraining, deployment.",
@@ -136,31 +136,324 @@ def _write_rows(dataset, out: Path) -> None:
         pa_csv.write_csv(table, out)
 
 
+def _settings_for(data: Path | None = None, *, demo: bool = False) -> Settings:
+    settings = get_settings()
+    if demo:
+        return settings.model_copy(
+            update={"data": settings.data.model_copy(update={"provider": "demo"})}
+        )
+    if data is not None:
+        if not data.is_dir():
+            raise typer.BadParameter(f"{str(data)!r} is not a folder", param_hint="--data")
+        return settings.model_copy(
+            update={"data": settings.data.model_copy(update={"provider": "csv", "folder": data})}
+        )
+    return settings
+
+
+def _service(settings: Settings | None = None, data: Path | None = None):
+    from .logging_setup import configure_logging
+    from .model_retraining import ModelRetrainingService
+
+    settings = settings or get_settings()
+    configure_logging(settings.paths.logs_dir)
+    if data is None:
+        return ModelRetrainingService(settings)
+    from .data import load_market
+
+    return ModelRetrainingService(settings, load=lambda s: load_market(s, folder=data))
+
+
+def _fmt(value: object, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return "-" if value is None else str(value)
+
+
+def _print_run(run: dict) -> None:
+    metrics, previous = run.get("metrics") or {}, run.get("previous_metrics") or {}
+    if metrics:
+        table = Table(title="Holdout metrics (newest dates, never trained on)")
+        for column in ("Metric", "Candidate", "Production (recorded)"):
+            table.add_column(column, justify="left" if column == "Metric" else "right")
+        for key in (
+            "f1_score",
+            "accuracy",
+            "precision",
+            "recall",
+            "roc_auc",
+            "log_loss",
+            "brier",
+            "base_rate",
+            "baseline_accuracy",
+            "cv_mean",
+            "cv_std",
+        ):
+            table.add_row(key, _fmt(metrics.get(key)), _fmt(previous.get(key)))
+        console.print(table)
+        console.print(
+            f"train {metrics.get('train_start')} .. {metrics.get('train_end')}, holdout "
+            f"{metrics.get('holdout_start')} .. {metrics.get('holdout_end')} "
+            f"({metrics.get('holdout_rows')} rows, purge gap {metrics.get('purge_gap_days')} days)"
+        )
+    comparison = run.get("comparison")
+    if comparison:
+        console.print(f"champion vs challenger: {comparison['source']} - {comparison['reason']}")
+    gates = (run.get("gates") or {}).get("gates", [])
+    if gates:
+        table = Table(title="Gates")
+        for column in ("Gate", "Value", "Rule", "Threshold", "Result"):
+            table.add_column(column)
+        for gate in gates:
+            verdict = "[green]pass[/]" if gate["passed"] else "[red]FAIL[/]"
+            table.add_row(
+                gate["name"], _fmt(gate["value"]), gate["rule"], _fmt(gate["threshold"]), verdict
+            )
+        console.print(table)
+    colour = {"deployed": "green", "rejected": "yellow"}.get(run["outcome"], "red")
+    version = f" as version {run['version']}" if run.get("version") else ""
+    console.print(f"[{colour}]{run['outcome']}[/]{version}: {run.get('reason')}")
+
+
+def _run_with_progress(service, *, force: bool, full: bool) -> dict:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("retraining", total=1)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        return service.run_retrain(force=force, full=full, progress=progress)
+
+
+def _finish(run: dict, as_json: bool) -> None:
+    if as_json:
+        _print_json(run)
+    else:
+        _print_run(run)
+    if run["outcome"] != "deployed":
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo(as_json: JsonOption = False) -> None:
-    """Build the demo market's dataset and print a feature summary."""
-    from .features import build_dataset
+    """Retrain and deploy on the built-in demo market, then print the metrics and gates."""
+    settings = _settings_for(demo=True)
+    service = _service(settings)
+    if not as_json:
+        console.print(
+            f"Demo market: {len(settings.market.default_stocks)} tickers, "
+            f"{settings.data.demo_days} business days; models in {settings.paths.models_dir}/"
+        )
+    _finish(_run_with_progress(service, force=False, full=False), as_json)
 
-    settings = get_settings().model_copy(
-        update={"data": get_settings().data.model_copy(update={"provider": "demo"})}
-    )
-    dataset = build_dataset(settings=settings)
-    summary = dataset.summary()
+
+@app.command("retrain")
+def retrain(
+    force: Annotated[bool, typer.Option("--force", help="Deploy even if gates fail.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Re-tune hyperparameters first.")] = False,
+    data: Annotated[Path | None, typer.Option("--data", help="Folder of ticker files.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Retrain now: load, train, validate, deploy only if every gate passes."""
+    settings = _settings_for(data)
+    _finish(_run_with_progress(_service(settings, data), force=force, full=full), as_json)
+
+
+@app.command("status")
+def status(as_json: JsonOption = False) -> None:
+    """Production version, current metrics, last run and next scheduled run."""
+    info = _service().get_status()
     if as_json:
-        _print_json(summary)
+        _print_json(info)
+        return
+    last = info["last_run"] or {}
+    console.print(f"production version: {info['production_version'] or 'none yet'}")
+    console.print(f"model: {info['model_path']}  backup: {info['backup_path']}")
+    metrics = info["current_metrics"]
+    if metrics:
+        console.print("metrics: " + ", ".join(f"{k} {_fmt(v, 3)}" for k, v in metrics.items()))
+    if last:
+        console.print(
+            f"last run: {last.get('outcome')} at {last.get('started_at')} ({last.get('reason')})"
+        )
+    console.print(f"next retraining: {info['next_retraining']}")
+
+
+def _production(service):
+    stored = service.production_model()
+    if stored is None:
+        error_console.print("no production model yet; run `trading-engine retrain` first")
+        raise typer.Exit(1)
+    return stored
+
+
+@app.command("info")
+def info(as_json: JsonOption = False) -> None:
+    """The production model: version, features, training range, metrics."""
+    service = _service()
+    stored = _production(service)
+    model = stored.model
+    payload = {
+        "model_path": str(service.registry.prod_path),
+        "backup_path": str(service.registry.backup_path),
+        "version": stored.version,
+        "features": list(model.feature_names),
+        "feature_count": len(model.feature_names),
+        "train_start": model.train_start,
+        "train_end": model.train_end,
+        "horizon": model.horizon,
+        "metrics": model.metrics,
+    }
+    if as_json:
+        _print_json(payload)
         return
     console.print(
-        f"Demo market: {summary['tickers']} tickers, {summary['rows']} rows "
-        f"({summary['labeled_rows']} labelled), {summary['first_date']} .. {summary['last_date']}, "
-        f"label = close up after {summary['horizon']} trading days, "
-        f"base rate {summary['base_rate']:.3f}"
+        f"version {stored.version}, trained {model.train_start} .. {model.train_end}, "
+        f"horizon {model.horizon} days"
     )
-    table = Table(title="Features")
-    for column in ("Feature", "Mean", "Std", "Min", "Max"):
-        table.add_column(column, justify="right" if column != "Feature" else "left")
-    for name, stats in summary["features"].items():
-        table.add_row(name, *(f"{stats[key]:.4g}" for key in ("mean", "std", "min", "max")))
+    console.print(f"features ({len(model.feature_names)}): {', '.join(model.feature_names)}")
+    console.print(
+        "metrics: "
+        + ", ".join(
+            f"{k} {_fmt(model.metrics.get(k), 3)}" for k in ("f1_score", "accuracy", "roc_auc")
+        )
+    )
+
+
+@app.command("history")
+def history(
+    limit: Annotated[int, typer.Option(min=1, help="Newest runs to show.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Every retrain run, deployed, rejected or failed, newest first."""
+    runs = list(reversed(_service().registry.read_record()["history"]))[:limit]
+    if as_json:
+        _print_json(runs)
+        return
+    table = Table(title="Retrain history")
+    for column in ("Started", "Trigger", "Outcome", "Version", "F1", "Accuracy", "Reason"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        metrics = run.get("metrics") or {}
+        table.add_row(
+            str(run.get("started_at", ""))[:19],
+            run.get("trigger", ""),
+            run.get("outcome", ""),
+            run.get("version") or "-",
+            _fmt(metrics.get("f1_score"), 3),
+            _fmt(metrics.get("accuracy"), 3),
+            run.get("reason") or "",
+        )
     console.print(table)
+
+
+@app.command("models")
+def models(as_json: JsonOption = False) -> None:
+    """Every stored model version (newest first) and which is production or backup."""
+    versions = _service().registry.versions()
+    if as_json:
+        _print_json(versions)
+        return
+    table = Table(title="Model versions")
+    for column in ("Version", "Role", "Trained", "F1", "Accuracy", "Forced"):
+        table.add_column(column)
+    for item in versions:
+        table.add_row(
+            item["version"],
+            item["role"] or "",
+            f"{item['train_start']} .. {item['train_end']}",
+            _fmt(item["metrics"]["f1_score"], 3),
+            _fmt(item["metrics"]["accuracy"], 3),
+            "yes" if item["forced"] else "",
+        )
+    console.print(table)
+
+
+@app.command("rollback")
+def rollback(
+    to: Annotated[str | None, typer.Option("--to", help="Version id; default: the backup.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Put the backup model (or --to VERSION) back into production."""
+    result = _service().rollback(to)
+    if as_json:
+        _print_json(result)
+    else:
+        console.print(result["message"])
+
+
+@app.command("predict")
+def predict(
+    tickers: Annotated[list[str], typer.Argument(help="Tickers to predict, e.g. AAPL MSFT.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Probability that each ticker closes higher after the horizon, from its latest bar."""
+    from .prediction import Predictor, UnknownTickers
+
+    service = _service()
+    _production(service)
+    try:
+        predictions = Predictor(service.settings, service.production_model).predict(tickers)
+    except UnknownTickers as error:
+        error_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(predictions)
+        return
+    table = Table(title=f"Predictions (model {predictions[0]['model_version']})")
+    for column in ("Ticker", "P(up)", "Direction", "As of", "Horizon"):
+        table.add_column(column)
+    for item in predictions:
+        table.add_row(
+            item["ticker"],
+            f"{item['probability_up']:.3f}",
+            item["direction"],
+            item["as_of"],
+            f"{item['horizon_days']} days",
+        )
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Serve the REST API with the retraining scheduler."""
+    from .server import serve as run_server
+
+    run_server(host, port)
+
+
+@app.command("schedule")
+def schedule(as_json: JsonOption = False) -> None:
+    """When the next daily and weekly retrains will run."""
+    service = _service()
+    daily, weekly = service._triggers()
+    now = service.clock()
+    upcoming = {
+        "daily_retrain": _fmt(daily.get_next_fire_time(None, now)),
+        "weekly_full_retrain": _fmt(weekly.get_next_fire_time(None, now)),
+        "catch_up": service.missed_run(),
+    }
+    if as_json:
+        _print_json(upcoming)
+        return
+    console.print(f"daily retrain:       {upcoming['daily_retrain']}")
+    console.print(f"weekly full retrain: {upcoming['weekly_full_retrain']}")
+    if upcoming["catch_up"]:
+        console.print(
+            f"a {upcoming['catch_up']} run was missed and will run once when the server starts"
+        )
 
 
 def main() -> None:
@@ -168,9 +461,12 @@ def main() -> None:
     np.seterr(all="ignore")
     try:
         app(standalone_mode=True)
-    except ConfigError as error:
+    except (ConfigError, RegistryError) as error:
         error_console.print(f"[red]error:[/] {error}")
         sys.exit(2)
+    except AlreadyRunning as error:
+        error_console.print(f"[red]already running:[/] {error}")
+        sys.exit(1)
     except TradingEngineError as error:
         error_console.print(f"[red]error:[/] {error}")
         sys.exit(1)

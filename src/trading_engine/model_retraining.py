@@ -42,6 +42,7 @@ from .logging_setup import configure_logging
 from .registry import FLAT_METRICS, ModelRegistry, StoredModel, utc_now
 from .storage import atomic_write_json
 from .training import train_and_evaluate, tune_hyperparameters
+from .training.trainer import Progress, no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,11 @@ class ModelRetrainingService:
         self.alerts = alerts or default_alerts(self.settings, clock)
         self._load = load or (lambda s: load_market(s))
         schedule = self.settings.retraining.schedule
-        self.scheduler = BackgroundScheduler(timezone=schedule.timezone) if schedule.timezone \
-            else BackgroundScheduler()  # fmt: skip
+        self.scheduler = (
+            BackgroundScheduler(timezone=schedule.timezone)
+            if schedule.timezone
+            else BackgroundScheduler()
+        )
         self.is_running = False  # a retrain is in progress in this process
         # Listeners (e.g. Prometheus metrics): called after every run and rollback, never fatal.
         self.on_run: list[Callable[[dict[str, Any]], None]] = []
@@ -100,12 +104,15 @@ class ModelRetrainingService:
 
     def retrain_model(self, force: bool = False, *, full: bool = False) -> bool:
         """Retrain now; True when a new model was deployed. Raises AlreadyRunning."""
+        return self.run_retrain(force=force, full=full)["outcome"] == "deployed"
+
+    def run_retrain(
+        self, *, force: bool = False, full: bool = False, progress: Progress = no_progress
+    ) -> dict[str, Any]:
+        """Retrain now and return the run record (outcome, reason, metrics, gates...)."""
         lock = self.registry.acquire()
         try:
-            return (
-                self._retrain_locked(force=force, full=full, trigger="manual")["outcome"]
-                == "deployed"
-            )
+            return self._retrain_locked(force=force, full=full, trigger="manual", progress=progress)
         finally:
             lock.release()
 
@@ -143,8 +150,14 @@ class ModelRetrainingService:
         try:
             now = self.clock()
             job_id = self.jobs.new_id(now)
-            job = self.jobs.update(job_id, status="queued", created_at=now.isoformat(),
-                                   force=force, full=full, trigger=trigger)  # fmt: skip
+            job = self.jobs.update(
+                job_id,
+                status="queued",
+                created_at=now.isoformat(),
+                force=force,
+                full=full,
+                trigger=trigger,
+            )
             thread = threading.Thread(
                 target=self._run_job,
                 args=(job_id, lock, force, full, trigger),
@@ -164,8 +177,13 @@ class ModelRetrainingService:
             self.jobs.update(job_id, status="running", started_at=self.clock().isoformat())
             run = self._retrain_locked(force=force, full=full, trigger=trigger, job_id=job_id)
             status = {"deployed": "succeeded", "rejected": "rejected"}.get(run["outcome"], "failed")
-            self.jobs.update(job_id, status=status, finished_at=self.clock().isoformat(),
-                             reason=run.get("reason"), version=run.get("version"))  # fmt: skip
+            self.jobs.update(
+                job_id,
+                status=status,
+                finished_at=self.clock().isoformat(),
+                reason=run.get("reason"),
+                version=run.get("version"),
+            )
         except BaseException as error:  # never leave a job "running" forever
             logger.exception("job %s crashed", job_id)
             self.jobs.update(
@@ -180,18 +198,30 @@ class ModelRetrainingService:
 
     # -- the pipeline (lock held) ------------------------------------------------------------
     def _retrain_locked(
-        self, *, force: bool, full: bool, trigger: str, job_id: str | None = None
+        self,
+        *,
+        force: bool,
+        full: bool,
+        trigger: str,
+        job_id: str | None = None,
+        progress: Progress = no_progress,
     ) -> dict[str, Any]:
         self.is_running = True
         started = self.clock()
         clock = time.perf_counter()
         run: dict[str, Any] = {
-            "job_id": job_id, "trigger": trigger, "full": full, "forced": force,
-            "started_at": started.isoformat(), "version": None,
-        }  # fmt: skip
+            "job_id": job_id,
+            "trigger": trigger,
+            "full": full,
+            "forced": force,
+            "started_at": started.isoformat(),
+            "version": None,
+        }
         production: StoredModel | None = None
         try:
+            progress("loading market data", 0, 1)
             market = require_enough(self._load(self.settings), self.settings.data.min_tickers)
+            progress("building features", 0, 1)
             run["data_findings"] = len(market.report.findings)
             run["skipped"] = market.report.skipped
             dataset = dataset_from_market(
@@ -200,26 +230,40 @@ class ModelRetrainingService:
                 features=self.settings.retraining.features,
             )
             production = self._load_production_for_run()
-            params = self._hyperparameters(dataset, full)
+            params = self._hyperparameters(dataset, full, progress)
             result = train_and_evaluate(
-                dataset, production.model if production else None, self.settings.retraining,
-                params=params, force=force,
-            )  # fmt: skip
+                dataset,
+                production.model if production else None,
+                self.settings.retraining,
+                params=params,
+                force=force,
+                progress=progress,
+            )
             run.update(
-                samples=result.samples, tickers=result.tickers, metrics=result.metrics,
+                samples=result.samples,
+                tickers=result.tickers,
+                metrics=result.metrics,
                 previous_metrics=production.model.metrics if production else None,
                 previous_version=production.version if production else None,
-                gates=result.gates.to_dict(), timings=result.timings,
+                gates=result.gates.to_dict(),
+                timings=result.timings,
                 folds=[
-                    {"fold": f.fold, "test_dates": f.test_dates,
-                     "f1_score": f.metrics["f1_score"], "accuracy": f.metrics["accuracy"]}
+                    {
+                        "fold": f.fold,
+                        "test_dates": f.test_dates,
+                        "f1_score": f.metrics["f1_score"],
+                        "accuracy": f.metrics["accuracy"],
+                    }
                     for f in result.folds
                 ],
                 comparison=asdict(result.comparison) if result.comparison else None,
-            )  # fmt: skip
+            )
             if result.gates.deploy:
-                reason = "forced deployment (gates skipped)" if force and not result.gates.passed \
-                    else f"{trigger} retrain passed every gate"  # fmt: skip
+                reason = (
+                    "forced deployment (gates skipped)"
+                    if force and not result.gates.passed
+                    else f"{trigger} retrain passed every gate"
+                )
                 run["version"] = self.registry.deploy(
                     result.model, gate_report=result.gates.to_dict(), reason=reason, forced=force
                 )
@@ -247,10 +291,12 @@ class ModelRetrainingService:
             logger.error(problem)
         return stored
 
-    def _hyperparameters(self, dataset: Any, full: bool) -> dict[str, Any] | None:
+    def _hyperparameters(
+        self, dataset: Any, full: bool, progress: Progress = no_progress
+    ) -> dict[str, Any] | None:
         path = self.registry.tuned_params_path
         if full:
-            params = tune_hyperparameters(dataset, self.settings.retraining)
+            params = tune_hyperparameters(dataset, self.settings.retraining, progress=progress)
             atomic_write_json(path, {"tuned_at": self.clock().isoformat(), "params": params})
             return params
         if path.exists():
@@ -278,8 +324,11 @@ class ModelRetrainingService:
         metrics, previous = run.get("metrics") or {}, run.get("previous_metrics")
         paths = [f"Model Path: {self.registry.prod_path}", f"Backup: {self.registry.backup_path}"]
         if run["outcome"] == "deployed":
-            headline = "New model deployed successfully!" if not run["forced"] \
-                else "New model deployed by force (gates skipped)!"  # fmt: skip
+            headline = (
+                "New model deployed successfully!"
+                if not run["forced"]
+                else "New model deployed by force (gates skipped)!"
+            )
             lines = (
                 run_lines(run)
                 + metric_lines(metrics, previous)
@@ -293,8 +342,11 @@ class ModelRetrainingService:
                 f"- {g['name']}: {g['value']:.4f} (needs {g['rule']} {g['threshold']:.4f})"
                 for g in failing
             ]
-            lines = run_lines(run) + metric_lines(metrics, previous) + ["", *gate_lines, "",
-                     "Production model kept.", *paths]  # fmt: skip
+            lines = (
+                run_lines(run)
+                + metric_lines(metrics, previous)
+                + ["", *gate_lines, "", "Production model kept.", *paths]
+            )
             if degraded:
                 headline = "Candidate is worse than production; not deployed."
                 self.alerts.send("Model Performance Degradation", DEGRADED, headline, lines)
@@ -306,8 +358,12 @@ class ModelRetrainingService:
                     lines,
                 )
         else:
-            self.alerts.send("Model Retraining Error", ERROR, f"Retraining failed: {run['reason']}",
-                             [*run_lines(run), "Production model kept.", *paths])  # fmt: skip
+            self.alerts.send(
+                "Model Retraining Error",
+                ERROR,
+                f"Retraining failed: {run['reason']}",
+                [*run_lines(run), "Production model kept.", *paths],
+            )
 
     # -- rollback ----------------------------------------------------------------------------
     def rollback(
@@ -320,12 +376,23 @@ class ModelRetrainingService:
             target = self.registry.rollback(version, reason=reason)
         finally:
             lock.release()
-        result = {"success": True, "message": f"Successfully rolled back to model version {target}",
-                  "version": target, "previous_version": previous}  # fmt: skip
+        result = {
+            "success": True,
+            "message": f"Successfully rolled back to model version {target}",
+            "version": target,
+            "previous_version": previous,
+        }
         self._notify(self.on_rollback, result, self.registry.read_record().get("metrics") or {})
-        self.alerts.send("Model Rollback", ROLLBACK, f"Rolled back from {previous} to {target}.",
-                         [f"Reason: {reason}", f"Model Path: {self.registry.prod_path}",
-                          f"Backup: {self.registry.backup_path}"])  # fmt: skip
+        self.alerts.send(
+            "Model Rollback",
+            ROLLBACK,
+            f"Rolled back from {previous} to {target}.",
+            [
+                f"Reason: {reason}",
+                f"Model Path: {self.registry.prod_path}",
+                f"Backup: {self.registry.backup_path}",
+            ],
+        )
         return result
 
     # -- production model for predictions ---------------------------------------------------
@@ -350,8 +417,12 @@ class ModelRetrainingService:
         schedule = self.settings.retraining.schedule
         zone = {"timezone": schedule.timezone} if schedule.timezone else {}
         daily = CronTrigger(hour=schedule.daily_hour, minute=schedule.daily_minute, **zone)
-        weekly = CronTrigger(day_of_week=schedule.weekly_day, hour=schedule.weekly_hour,
-                             minute=schedule.weekly_minute, **zone)  # fmt: skip
+        weekly = CronTrigger(
+            day_of_week=schedule.weekly_day,
+            hour=schedule.weekly_hour,
+            minute=schedule.weekly_minute,
+            **zone,
+        )
         return daily, weekly
 
     def _next_daily_run(self) -> str | None:
@@ -408,17 +479,34 @@ class ModelRetrainingService:
             "max_instances": 1,
             "replace_existing": True,
         }
-        self.scheduler.add_job(self._scheduled, daily, id=DAILY_JOB, name="Daily retrain",
-                               kwargs={"full": False}, **common)  # fmt: skip
-        self.scheduler.add_job(self._scheduled, weekly, id=WEEKLY_JOB, name="Weekly full retrain",
-                               kwargs={"full": True}, **common)  # fmt: skip
+        self.scheduler.add_job(
+            self._scheduled,
+            daily,
+            id=DAILY_JOB,
+            name="Daily retrain",
+            kwargs={"full": False},
+            **common,
+        )
+        self.scheduler.add_job(
+            self._scheduled,
+            weekly,
+            id=WEEKLY_JOB,
+            name="Weekly full retrain",
+            kwargs={"full": True},
+            **common,
+        )
         missed = self.missed_run()
         if missed:
             logger.info("a scheduled %s retrain was missed; running it once now", missed)
             self.scheduler.add_job(
-                self._scheduled, "date", run_date=self.clock(), id=CATCH_UP_JOB,
-                name="Catch-up retrain", kwargs={"full": missed == "full"}, **common,
-            )  # fmt: skip
+                self._scheduled,
+                "date",
+                run_date=self.clock(),
+                id=CATCH_UP_JOB,
+                name="Catch-up retrain",
+                kwargs={"full": missed == "full"},
+                **common,
+            )
         self.scheduler.start(paused=paused)
 
     def stop_scheduler(self) -> None:

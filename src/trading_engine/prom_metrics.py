@@ -22,29 +22,38 @@ RETRAIN_RUNS = Counter(
     "trading_engine_retrain_runs_total", "Retrain runs by outcome", ["outcome"], registry=REGISTRY
 )
 RETRAIN_DURATION = Histogram(
-    "trading_engine_retrain_duration_seconds", "Wall time of a retrain run",
-    buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800), registry=REGISTRY,
-)  # fmt: skip
+    "trading_engine_retrain_duration_seconds",
+    "Wall time of a retrain run",
+    buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+    registry=REGISTRY,
+)
 LAST_SUCCESS = Gauge(
     "trading_engine_last_successful_retrain_timestamp_seconds",
-    "Unix time of the last retrain that deployed a model", registry=REGISTRY,
-)  # fmt: skip
+    "Unix time of the last retrain that deployed a model",
+    registry=REGISTRY,
+)
 MODEL_METRIC = Gauge(
-    "trading_engine_model_metric", "Holdout metrics of the production model", ["metric"],
+    "trading_engine_model_metric",
+    "Holdout metrics of the production model",
+    ["metric"],
     registry=REGISTRY,
-)  # fmt: skip
+)
 GATE_REJECTIONS = Counter(
-    "trading_engine_gate_rejections_total", "Candidates rejected, by failing gate", ["gate"],
+    "trading_engine_gate_rejections_total",
+    "Candidates rejected, by failing gate",
+    ["gate"],
     registry=REGISTRY,
-)  # fmt: skip
+)
 ROLLBACKS = Counter("trading_engine_rollbacks_total", "Rollbacks performed", registry=REGISTRY)
 PREDICTIONS = Counter(
     "trading_engine_predictions_total", "Ticker predictions served", registry=REGISTRY
 )
 PREDICTION_LATENCY = Histogram(
-    "trading_engine_prediction_latency_seconds", "Latency of a predict request",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5), registry=REGISTRY,
-)  # fmt: skip
+    "trading_engine_prediction_latency_seconds",
+    "Latency of a predict request",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+    registry=REGISTRY,
+)
 GAUGED = ("f1_score", "accuracy", "precision", "recall", "roc_auc", "cv_mean", "cv_std")
 
 

@@ -336,9 +336,10 @@ class ModelRegistry:
         """Delete version files beyond the newest ``retention``; never production or backup."""
         keep = {self._peek_version(self.prod_path), self._peek_version(self.backup_path)}
         versions = sorted(
-            (m.group(1), p) for p in self.models_dir.glob("prod_model_*.bin")
+            (m.group(1), p)
+            for p in self.models_dir.glob("prod_model_*.bin")
             if (m := VERSION_PATTERN.match(p.name))
-        )  # fmt: skip
+        )
         removed = []
         for version, path in versions[: max(0, len(versions) - self.retention)]:
             if version not in keep:

@@ -90,10 +90,13 @@ def create_app(
         first = error.errors()[0] if error.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ()))
         return JSONResponse(
-            {"error": "invalid_request", "message": f"{where}: {first.get('msg', 'invalid')}",
-             "detail": [{"loc": e.get("loc"), "msg": e.get("msg")} for e in error.errors()]},
+            {
+                "error": "invalid_request",
+                "message": f"{where}: {first.get('msg', 'invalid')}",
+                "detail": [{"loc": e.get("loc"), "msg": e.get("msg")} for e in error.errors()],
+            },
             status_code=422,
-        )  # fmt: skip
+        )
 
     for router in (retraining.router, models.router, system.router):
         app.include_router(router)

@@ -24,9 +24,16 @@ def history():
 
 def test_base_features_are_the_seeds_nine():
     assert BASE_FEATURES == (
-        "SMA50", "SMA200", "RSI", "MACD", "BB",
-        "Volume_Change", "Return_1d", "Return_5d", "Volatility",
-    )  # fmt: skip
+        "SMA50",
+        "SMA200",
+        "RSI",
+        "MACD",
+        "BB",
+        "Volume_Change",
+        "Return_1d",
+        "Return_5d",
+        "Volatility",
+    )
     assert feature_window() == 200
 
 
@@ -52,9 +59,14 @@ def test_values_match_a_plain_pandas_computation(history):
 
 def test_features_are_scale_free(history):
     scaled = type(history)(
-        history.ticker, history.dates, history.open * 37, history.high * 37,
-        history.low * 37, history.close * 37, history.volume * 5,
-    )  # fmt: skip
+        history.ticker,
+        history.dates,
+        history.open * 37,
+        history.high * 37,
+        history.low * 37,
+        history.close * 37,
+        history.volume * 5,
+    )
     np.testing.assert_allclose(compute_features(scaled), compute_features(history), rtol=1e-6)
 
 
@@ -96,9 +108,14 @@ def test_zero_volume_stock_keeps_its_rows():
     """An index file with no volume keeps its rows; the volume feature is missing, not fatal."""
     history = DemoMarket(n_days=300, end=str(TODAY)).generate(["IDX"]).histories["IDX"]
     flat = type(history)(
-        "IDX", history.dates, history.open, history.high, history.low, history.close,
+        "IDX",
+        history.dates,
+        history.open,
+        history.high,
+        history.low,
+        history.close,
         np.zeros(len(history)),
-    )  # fmt: skip
+    )
     dataset = dataset_from_market(MarketData({"IDX": flat}, QualityReport()))
     assert len(dataset) == 300 - 199
     assert np.isnan(dataset.X[:, BASE_FEATURES.index("Volume_Change")]).all()

@@ -76,9 +76,19 @@ def test_demo_candidate_passes_every_gate(demo_result):
     )
     assert gap == 11  # 10 unused trading dates between the last training and first holdout date
     assert set(demo_result.metrics) >= {
-        "f1_score", "accuracy", "precision", "recall", "roc_auc", "cv_mean", "cv_std",
-        "log_loss", "brier", "base_rate", "baseline_accuracy", "baseline_f1",
-    }  # fmt: skip
+        "f1_score",
+        "accuracy",
+        "precision",
+        "recall",
+        "roc_auc",
+        "cv_mean",
+        "cv_std",
+        "log_loss",
+        "brier",
+        "base_rate",
+        "baseline_accuracy",
+        "baseline_f1",
+    }
     assert len(demo_result.folds) == 5
     assert demo_result.model.train_end == metrics["train_end"]
 
@@ -116,8 +126,14 @@ def test_without_unseen_rows_the_recorded_metrics_are_used_and_labelled(
 
 
 def test_degradation_gate_rejects_a_much_worse_candidate(demo_result, demo_dataset, retraining):
-    weak = retraining.model_copy(update={"features": ("Volume_Change",), "skill_gate": False,
-                                         "min_f1_score": 0.0, "min_accuracy": 0.0})  # fmt: skip
+    weak = retraining.model_copy(
+        update={
+            "features": ("Volume_Change",),
+            "skill_gate": False,
+            "min_f1_score": 0.0,
+            "min_accuracy": 0.0,
+        }
+    )
     weak_rows = dataset_from_market(
         load_market(load_settings(data={"demo_end": str(TODAY)}), today=TODAY),
         features=("Volume_Change",),

@@ -42,8 +42,11 @@ def trigger_retraining(
         job = service.start_retrain_job(force=force, full=full)
     except AlreadyRunning as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return {"job_id": job["job_id"], "status": "started",
-            "message": "Retraining job started in background"}  # fmt: skip
+    return {
+        "job_id": job["job_id"],
+        "status": "started",
+        "message": "Retraining job started in background",
+    }
 
 
 @router.post(
@@ -61,10 +64,15 @@ def rollback(
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except RegistryError as error:
         text = str(error)
-        code = status.HTTP_404_NOT_FOUND if "not found" in text else (
-            status.HTTP_422_UNPROCESSABLE_CONTENT if "not a version id" in text
-            else status.HTTP_409_CONFLICT
-        )  # fmt: skip
+        code = (
+            status.HTTP_404_NOT_FOUND
+            if "not found" in text
+            else (
+                status.HTTP_422_UNPROCESSABLE_CONTENT
+                if "not a version id" in text
+                else status.HTTP_409_CONFLICT
+            )
+        )
         raise HTTPException(code, text) from None
 
 

@@ -87,19 +87,43 @@ def evaluate_gates(
 ) -> GateReport:
     """Apply every configured gate to a candidate's holdout metrics."""
     gates = [
-        Gate("min_f1_score", holdout["f1_score"], min_f1_score,
-             holdout["f1_score"] > min_f1_score, ">"),
-        Gate("min_accuracy", holdout["accuracy"], min_accuracy,
-             holdout["accuracy"] > min_accuracy, ">"),
-    ]  # fmt: skip
+        Gate(
+            "min_f1_score",
+            holdout["f1_score"],
+            min_f1_score,
+            holdout["f1_score"] > min_f1_score,
+            ">",
+        ),
+        Gate(
+            "min_accuracy",
+            holdout["accuracy"],
+            min_accuracy,
+            holdout["accuracy"] > min_accuracy,
+            ">",
+        ),
+    ]
     if comparison is not None:
         for metric in ("f1_score", "accuracy"):
             drop = _relative_drop(comparison.production[metric], comparison.candidate[metric])
             name = "max_f1_drop" if metric == "f1_score" else "max_accuracy_drop"
             gates.append(Gate(name, drop, max_performance_drop, drop <= max_performance_drop, "<="))
     if skill is not None:
-        gates.append(Gate("skill_accuracy", skill.p_value_accuracy, skill_p_value,
-                          skill.p_value_accuracy < skill_p_value, "p <"))  # fmt: skip
-        gates.append(Gate("skill_auc", skill.p_value_auc, skill_p_value,
-                          skill.p_value_auc < skill_p_value, "p <"))  # fmt: skip
+        gates.append(
+            Gate(
+                "skill_accuracy",
+                skill.p_value_accuracy,
+                skill_p_value,
+                skill.p_value_accuracy < skill_p_value,
+                "p <",
+            )
+        )
+        gates.append(
+            Gate(
+                "skill_auc",
+                skill.p_value_auc,
+                skill_p_value,
+                skill.p_value_auc < skill_p_value,
+                "p <",
+            )
+        )
     return GateReport(gates, forced=forced)

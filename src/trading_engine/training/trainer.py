@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,12 @@ from .splits import PurgedWalkForward
 
 if TYPE_CHECKING:
     from ..config import RetrainingSettings
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+def no_progress(what: str, done: int, total: int) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -132,10 +139,12 @@ def cross_validate(
     y: np.ndarray,
     splitter: PurgedWalkForward,
     params: dict,
+    progress: Progress = no_progress,
 ) -> list[FoldResult]:
     """Purged walk-forward folds over the development rows."""
     folds = []
     for fold, (train, test) in enumerate(splitter.split(dates, label_end)):
+        progress("walk-forward fold", fold, splitter.n_splits)
         fit_local, stop_local = splitter.inner_validation(
             dates[train], label_end[train], booster.settings.early_stopping_days
         )
@@ -205,6 +214,7 @@ def train_and_evaluate(
     *,
     params: dict[str, Any] | None = None,
     force: bool = False,
+    progress: Progress = no_progress,
 ) -> TrainingResult:
     """Cross-validate, fit the final model, score it on the holdout and apply the gates.
 
@@ -222,7 +232,8 @@ def train_and_evaluate(
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    folds = cross_validate(booster, dates, label_end, y, splitter, model_params)
+    folds = cross_validate(booster, dates, label_end, y, splitter, model_params, progress)
+    progress("final fit", 0, 1)
     timings["cross_validation"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -236,6 +247,7 @@ def train_and_evaluate(
     timings["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    progress("holdout and skill test", 0, 1)
     in_holdout = np.zeros(len(labeled), dtype=bool)
     in_holdout[holdout_rows] = True
     holdout = labeled.take(in_holdout)
@@ -267,9 +279,14 @@ def train_and_evaluate(
     skill = None
     if settings.skill_gate:
         skill = block_bootstrap_skill(
-            holdout.y, probability, holdout.dates, holdout.ticker_codes,
-            samples=settings.bootstrap_samples, block_days=settings.block_days, seed=settings.seed,
-        )  # fmt: skip
+            holdout.y,
+            probability,
+            holdout.dates,
+            holdout.ticker_codes,
+            samples=settings.bootstrap_samples,
+            block_days=settings.block_days,
+            seed=settings.seed,
+        )
         metrics["accuracy_edge"] = skill.accuracy_edge
         metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
         metrics["skill_p_value_auc"] = skill.p_value_auc
@@ -325,9 +342,14 @@ def score_model(
     skill = None
     if settings.skill_gate:
         skill = block_bootstrap_skill(
-            labeled.y[rows], probability, labeled.dates[rows], labeled.ticker_codes[rows],
-            samples=settings.bootstrap_samples, block_days=settings.block_days, seed=settings.seed,
-        )  # fmt: skip
+            labeled.y[rows],
+            probability,
+            labeled.dates[rows],
+            labeled.ticker_codes[rows],
+            samples=settings.bootstrap_samples,
+            block_days=settings.block_days,
+            seed=settings.seed,
+        )
     gates = evaluate_gates(
         metrics,
         min_f1_score=settings.min_f1_score,

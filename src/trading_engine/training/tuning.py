@@ -9,14 +9,25 @@ import numpy as np
 import optuna
 
 from ..features.dataset import Dataset
-from .trainer import FoldTrainer, cross_validate, lightgbm_params, splitter_from
+from .trainer import (
+    FoldTrainer,
+    Progress,
+    cross_validate,
+    lightgbm_params,
+    no_progress,
+    splitter_from,
+)
 
 if TYPE_CHECKING:
     from ..config import RetrainingSettings
 
 
 def tune_hyperparameters(
-    dataset: Dataset, settings: RetrainingSettings, *, n_trials: int | None = None
+    dataset: Dataset,
+    settings: RetrainingSettings,
+    *,
+    n_trials: int | None = None,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Best LightGBM parameters by mean walk-forward log loss, within the trial and time budget.
 
@@ -29,7 +40,10 @@ def tune_hyperparameters(
     dates, label_end, y = labeled.dates[develop], labeled.label_end[develop], labeled.y[develop]
     booster = FoldTrainer(labeled.X[develop], y, settings)
 
+    trials = n_trials or settings.tuning.n_trials
+
     def objective(trial: optuna.Trial) -> float:
+        progress("tuning trial", trial.number, trials)
         overrides = {
             "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
@@ -49,7 +63,7 @@ def tune_hyperparameters(
     )
     study.optimize(
         objective,
-        n_trials=n_trials or settings.tuning.n_trials,
+        n_trials=trials,
         timeout=settings.tuning.timeout_seconds,
     )
     return dict(study.best_params)
