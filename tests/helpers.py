@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ENTRY_POINT = Path(sys.executable).with_name("trading-engine")
@@ -22,10 +23,11 @@ def run_cli(
     environment.update(env or {})
     return subprocess.run(
         [str(ENTRY_POINT), *args],
+        # Never the repository: commands write models/ and logs/ into their working folder.
         capture_output=True,
         text=True,
         env=environment,
-        cwd=cwd,
+        cwd=cwd or tempfile.mkdtemp(prefix="trading-engine-cli-"),
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )

@@ -10,12 +10,17 @@ from tests.conftest import demo_histories, write_market
 from tests.helpers import run_cli
 
 
-def test_demo_prints_a_feature_summary():
-    result = run_cli("demo")
+def test_demo_retrains_and_deploys_on_the_full_demo_market(tmp_path):
+    result = run_cli("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Demo market: 50 tickers" in result.stdout
-    for name in ("SMA50", "Volatility", "Volume_Change"):
-        assert name in result.stdout
+    assert "Demo market: 50 tickers, 1512 business days" in result.stdout
+    assert "deployed as version" in result.stdout
+    for gate in ("min_f1_score", "min_accuracy", "skill_accuracy", "skill_auc"):
+        assert gate in result.stdout
+    assert (tmp_path / "models" / "prod_model.bin").exists()
+    run = json.loads(run_cli("demo", "--json", cwd=tmp_path).stdout)
+    assert run["outcome"] == "deployed" and run["tickers"] == 50
+    assert run["metrics"]["f1_score"] > 0.65 and run["metrics"]["accuracy"] > 0.70
 
 
 def test_features_writes_every_row_with_label(tmp_path):
@@ -32,17 +37,12 @@ def test_features_writes_every_row_with_label(tmp_path):
 
 
 def test_features_rejects_an_unknown_output_format(tmp_path):
-    result = run_cli("features", "--out", str(tmp_path / "rows.xlsx"))
+    result = run_cli("features", "--out", str(tmp_path / "rows.xlsx"), cwd=tmp_path)
     assert result.returncode == 2
     assert "must end in .csv or .parquet" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_demo_json_is_machine_readable():
-    summary = json.loads(run_cli("demo", "--json").stdout)
-    assert summary["tickers"] == 50 and 0.4 < summary["base_rate"] < 0.6
-
-
-def test_unknown_command_is_a_usage_error():
-    result = run_cli("frobnicate")
+def test_unknown_command_is_a_usage_error(tmp_path):
+    result = run_cli("frobnicate", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -91,8 +91,13 @@ def free_port() -> int:
 def test_serve_answers_the_seeds_curl_examples(workdir):
     port = free_port()
     env = {**__import__("os").environ, **SMALL_ENV, "TRADING_ENGINE_DATA__DEMO_END": "2026-11-24"}
-    server = subprocess.Popen([str(ENTRY_POINT), "serve", "--port", str(port)], cwd=workdir,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [str(ENTRY_POINT), "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):

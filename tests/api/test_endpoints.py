@@ -14,8 +14,14 @@ from trading_engine.server import check_bind
 
 def test_status_has_the_seeds_shape(client):
     status = client.get("/api/ml/retraining/status").json()
-    assert {"running", "current_metrics", "next_retraining", "scheduled_jobs", "model_path",
-            "backup_path"} <= set(status)
+    assert {
+        "running",
+        "current_metrics",
+        "next_retraining",
+        "scheduled_jobs",
+        "model_path",
+        "backup_path",
+    } <= set(status)
     assert status["model_path"].endswith("prod_model.bin")
 
 
@@ -85,15 +91,21 @@ def test_predict(trained):
     assert response.status_code == 200
     predictions = response.json()["predictions"]
     assert [p["ticker"] for p in predictions] == ["AAPL", "MSFT"]
-    assert all(0 <= p["probability_up"] <= 1 and p["direction"] in ("up", "down") for p in predictions)
+    assert all(
+        0 <= p["probability_up"] <= 1 and p["direction"] in ("up", "down") for p in predictions
+    )
     assert predictions[0]["as_of"] == "2026-11-24" and predictions[0]["model_version"]
     unknown = trained.post("/api/ml/predict", json={"tickers": ["ZZZZ"]})
     assert unknown.status_code == 404 and "unknown ticker(s): ZZZZ" in unknown.json()["message"]
     for bad in ({}, {"tickers": []}, {"tickers": "AAPL"}, [1, 2]):
         response = trained.post("/api/ml/predict", json=bad)
         assert response.status_code == 422 and response.json()["error"] == "invalid_request"
-    assert trained.post("/api/ml/predict", content=b"not json",
-                        headers={"content-type": "application/json"}).status_code == 422
+    assert (
+        trained.post(
+            "/api/ml/predict", content=b"not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_predict_without_a_model_is_404(client):
@@ -114,7 +126,10 @@ def metric(client, name):
 
 def test_metrics_move_after_retrain_and_rollback(client):
     deployed = 'trading_engine_retrain_runs_total{outcome="deployed"}'
-    before_runs, before_rollbacks = metric(client, deployed), metric(client, "trading_engine_rollbacks_total")
+    before_runs, before_rollbacks = (
+        metric(client, deployed),
+        metric(client, "trading_engine_rollbacks_total"),
+    )
     for _ in range(2):
         wait_for_job(client, client.post("/api/ml/retraining/trigger?force=true").json()["job_id"])
     client.post("/api/ml/retraining/rollback")
