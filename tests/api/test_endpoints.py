@@ -157,7 +157,7 @@ def test_non_loopback_bind_without_token_is_refused():
     settings = load_settings()
     check_bind(settings, "127.0.0.1")
     check_bind(settings, "::1")
-    with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0 without an API token"):
+    with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0 without an API token"):
         check_bind(settings, "0.0.0.0")
     check_bind(load_settings(server={"api_token": "t"}), "0.0.0.0")
 

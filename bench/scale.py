@@ -1,0 +1,189 @@
+"""Scaling: time and peak memory per stage at 50, 500 and 2000 tickers x 5040 days.
+
+Each size runs in a fresh process on a folder of Parquet files made by the demo generator
+(20 years). Stages: load (read + validate the folder), features, cross-validation, final
+fit, holdout (metrics + skill bootstrap), deploy (write the model atomically). Peak resident
+memory is sampled every 5 ms during each stage. The reference printed beside each size is
+linear scaling from the smallest size: seconds per million rows should stay flat or fall.
+
+Run: .venv/bin/python bench/scale.py [--sizes 50 500 2000] [--days 5040]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine, save
+
+TARGET_SECONDS, TARGET_MB, TARGET_SIZE = 60.0, 4096.0, 500
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Stage:
+    """Wall time and peak RSS of a block, sampled by a background thread."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb())
+            time.sleep(0.005)
+
+    def __enter__(self) -> Stage:
+        self.peak = rss_mb()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
+
+
+def make_folder(folder: Path, tickers: int, days: int) -> None:
+    import pandas as pd
+
+    from trading_engine.data import DemoMarket
+
+    market = DemoMarket(n_days=days, end="2026-11-24").generate(
+        [f"T{i:04d}" for i in range(tickers)]
+    )
+    for ticker, h in market.histories.items():
+        pd.DataFrame(
+            {
+                "date": h.dates,
+                "open": h.open,
+                "high": h.high,
+                "low": h.low,
+                "close": h.close,
+                "volume": h.volume,
+            }
+        ).to_parquet(folder / f"{ticker}.parquet", index=False)
+
+
+def run_pipeline(folder: Path, models: Path) -> dict:
+    """One size, in this (fresh) process: every stage timed and its peak memory sampled."""
+    import numpy as np
+
+    from trading_engine.config import load_settings
+    from trading_engine.data import load_market
+    from trading_engine.features import dataset_from_market
+    from trading_engine.registry import ModelRegistry
+    from trading_engine.training import train_and_evaluate
+
+    settings = load_settings(
+        data={"provider": "parquet", "folder": folder}, market={"period": "max"}
+    )
+    stages: dict[str, dict] = {}
+    with Stage() as stage:
+        market = load_market(settings, today=np.datetime64("2026-11-24"))
+    stages["load"] = {"seconds": stage.seconds, "peak_mb": stage.peak}
+    with Stage() as stage:
+        dataset = dataset_from_market(market)
+    stages["features"] = {"seconds": stage.seconds, "peak_mb": stage.peak}
+    del market
+
+    # CV, fit and holdout run back to back inside one call: their times come from the
+    # trainer's own stage clock, their peak memory is the peak across the call.
+    with Stage() as stage:
+        result = train_and_evaluate(dataset, None, settings.retraining)
+    timings = result.timings
+    stages["cross_validation"] = {
+        "seconds": timings["prepare"] + timings["cross_validation"],
+        "peak_mb": stage.peak,
+    }
+    stages["fit"] = {"seconds": timings["fit"], "peak_mb": stage.peak}
+    stages["holdout"] = {"seconds": timings["holdout"], "peak_mb": stage.peak}
+    with Stage() as stage:
+        ModelRegistry(models).deploy(
+            result.model, gate_report=result.gates.to_dict(), reason="bench"
+        )
+    stages["deploy"] = {"seconds": stage.seconds, "peak_mb": stage.peak}
+    return {
+        "rows": len(dataset),
+        "stages": stages,
+        "total_seconds": sum(s["seconds"] for s in stages.values()),
+        "peak_mb": max(s["peak_mb"] for s in stages.values()),
+        "holdout_auc": result.metrics["roc_auc"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 500, 2000])
+    parser.add_argument("--days", type=int, default=5040)
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(run_pipeline(Path(args.worker[0]), Path(args.worker[1]))))
+        return
+    facts = machine()
+    print(
+        f"scale bench: {args.days} days per ticker, {facts['cores']} cores, Python {facts['python']}, "
+        f"{facts['versions']}"
+    )
+    print(
+        f"target: {TARGET_SIZE} tickers in < {TARGET_SECONDS:.0f} s and < {TARGET_MB:.0f} MB peak; "
+        "cost per million rows no worse than at the smallest size"
+    )
+    results = []
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder, models = Path(tmp) / "market", Path(tmp) / "models"
+            folder.mkdir()
+            make_folder(folder, size, args.days)
+            output = subprocess.run(
+                [sys.executable, __file__, "--worker", str(folder), str(models)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=os.environ,
+            )
+            result = {
+                "tickers": size,
+                "days": args.days,
+                **json.loads(output.stdout.splitlines()[-1]),
+            }
+        results.append(result)
+        per_million = result["total_seconds"] / (result["rows"] / 1e6)
+        linear = results[0]["total_seconds"] * result["rows"] / results[0]["rows"]
+        print(
+            f"\n{size} tickers x {args.days} days = {result['rows']:,} rows: "
+            f"{result['total_seconds']:.1f} s total ({per_million:.2f} s per million rows; linear from "
+            f"{args.sizes[0]} tickers would be {linear:.1f} s), peak {result['peak_mb']:.0f} MB, "
+            f"holdout AUC {result['holdout_auc']:.3f}"
+        )
+        for name, stage in result["stages"].items():
+            print(f"  {name:<17} {stage['seconds']:8.2f} s   peak {stage['peak_mb']:8.0f} MB")
+        if size == TARGET_SIZE:
+            ok = result["total_seconds"] < TARGET_SECONDS and result["peak_mb"] < TARGET_MB
+            print(
+                f"  target {'met' if ok else 'MISSED'}: {result['total_seconds']:.1f} s "
+                f"(< {TARGET_SECONDS:.0f}), {result['peak_mb']:.0f} MB (< {TARGET_MB:.0f})"
+            )
+    print(f"figures written to {save('scale', {'results': results})}")
+
+
+if __name__ == "__main__":
+    main()
