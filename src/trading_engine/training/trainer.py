@@ -233,17 +233,17 @@ def train_and_evaluate(
 
     clock = time.perf_counter()
     folds = cross_validate(booster, dates, label_end, y, splitter, model_params, progress)
-    progress("final fit", 0, 1)
     timings["cross_validation"] = time.perf_counter() - clock
+    progress("final fit", 0, 1)
 
     clock = time.perf_counter()
-    fit_local, stop_local = splitter.inner_validation(
-        dates, label_end, settings.early_stopping_days
-    )
-    stopped = booster.fit(fit_local, stop_local, model_params)
-    # Learn from the whole development period with the number of rounds early stopping chose.
-    all_rows = np.arange(len(develop_rows))
-    final = booster.refit(all_rows, stopped.best_iteration, model_params)
+    # Learn from the whole development period, up to the purge gap before the holdout, with as
+    # many rounds as early stopping chose in the newest fold (the closest in time and size),
+    # scaled by how much more data the final fit has. One fit, no second early-stopping pass.
+    newest = folds[-1]
+    rounds = round(newest.best_iteration * len(develop_rows) / max(1, newest.train_rows))
+    rounds = min(settings.lightgbm.max_rounds, max(1, rounds))
+    final = booster.refit(np.arange(len(develop_rows)), rounds, model_params)
     timings["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
