@@ -3,7 +3,7 @@
 #   ./dev.sh demo    retrain + deploy on the built-in demo market (offline), then serve the API
 #                    with the scheduler on 127.0.0.1:8000 (Ctrl-C stops it)
 #   ./dev.sh test    the whole test suite, slow tests included
-#   ./dev.sh bench   the benchmarks in bench/
+#   ./dev.sh bench   every benchmark in bench/ (about 10 minutes; figures also in bench/results/)
 #   ./dev.sh lock    re-resolve requirements.lock after changing pyproject.toml
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,7 +32,8 @@ case "$task" in
          "$VENV/bin/trading-engine" demo "$@" || echo "(the demo retrain did not deploy; serving anyway)"
          exec "$VENV/bin/trading-engine" serve ;;
   test)  setup; exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
-  bench) setup; for b in bench/*.py; do "$VENV/bin/python" "$b" "$@"; done ;;
+  bench) setup
+         for b in features retrain scale serve; do "$VENV/bin/python" "bench/$b.py"; done ;;
   lock)  setup; "$VENV/bin/uv" pip compile --quiet --python-version 3.11 --extra dev \
            --generate-hashes --no-header --no-emit-index-url -o requirements.lock pyproject.toml ;;
   *) echo "usage: ./dev.sh demo|test|bench|lock" >&2; exit 2 ;;

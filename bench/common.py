@@ -44,3 +44,28 @@ def save(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2, default=str))
     return path
+
+
+def write_demo_folder(folder: Path, tickers: int, days: int, fmt: str = "csv") -> None:
+    """The demo market as one file per ticker, as a user's market folder would be."""
+    import pandas as pd
+
+    from trading_engine.data import DemoMarket
+
+    names = [f"T{i:04d}" for i in range(tickers)]
+    market = DemoMarket(n_days=days, end="2026-11-24").generate(names)
+    for ticker, h in market.histories.items():
+        frame = pd.DataFrame(
+            {
+                "date": h.dates,
+                "open": h.open,
+                "high": h.high,
+                "low": h.low,
+                "close": h.close,
+                "volume": h.volume,
+            }
+        )
+        if fmt == "csv":
+            frame.to_csv(folder / f"{ticker}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{ticker}.parquet", index=False)

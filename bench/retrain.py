@@ -21,30 +21,15 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, save
+from common import machine, save, write_demo_folder
 from features import usual_stack
 from trading_engine.config import load_settings
-from trading_engine.data import DemoMarket, load_market
+from trading_engine.data import load_market
 from trading_engine.features import dataset_from_market
 from trading_engine.training import train_and_evaluate
 from trading_engine.training.metrics import classification_metrics
 
 END = "2026-11-24"
-
-
-def write_folder(folder: Path, n_tickers: int, n_days: int) -> None:
-    market = DemoMarket(n_days=n_days, end=END).generate([f"T{i:04d}" for i in range(n_tickers)])
-    for ticker, h in market.histories.items():
-        pd.DataFrame(
-            {
-                "date": h.dates,
-                "open": h.open,
-                "high": h.high,
-                "low": h.low,
-                "close": h.close,
-                "volume": h.volume,
-            }
-        ).to_csv(folder / f"{ticker}.csv", index=False)
 
 
 def ours(folder: Path) -> tuple[float, dict]:
@@ -99,7 +84,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_folder(folder, args.tickers, args.days)
+        write_demo_folder(folder, args.tickers, args.days)
         ours_s, ours_metrics = ours(folder)
         usual_s, usual_metrics, usual_cv_auc = usual(folder, ours_metrics["holdout_start"])
     keys = ("roc_auc", "accuracy", "f1_score", "log_loss")

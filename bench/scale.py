@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, save
+from common import machine, save, write_demo_folder
 
 TARGET_SECONDS, TARGET_MB, TARGET_SIZE = 60.0, 4096.0, 500
 
@@ -61,27 +61,6 @@ class Stage:
         self.peak = max(self.peak, rss_mb())
 
 
-def make_folder(folder: Path, tickers: int, days: int) -> None:
-    import pandas as pd
-
-    from trading_engine.data import DemoMarket
-
-    market = DemoMarket(n_days=days, end="2026-11-24").generate(
-        [f"T{i:04d}" for i in range(tickers)]
-    )
-    for ticker, h in market.histories.items():
-        pd.DataFrame(
-            {
-                "date": h.dates,
-                "open": h.open,
-                "high": h.high,
-                "low": h.low,
-                "close": h.close,
-                "volume": h.volume,
-            }
-        ).to_parquet(folder / f"{ticker}.parquet", index=False)
-
-
 def run_pipeline(folder: Path, models: Path) -> dict:
     """One size, in this (fresh) process: every stage timed and its peak memory sampled."""
     import numpy as np
@@ -115,6 +94,10 @@ def run_pipeline(folder: Path, models: Path) -> dict:
     }
     stages["fit"] = {"seconds": timings["fit"], "peak_mb": stage.peak}
     stages["holdout"] = {"seconds": timings["holdout"], "peak_mb": stage.peak}
+    # Boosting work = rows x rounds, summed over every fit: cost per unit of it should be flat.
+    row_rounds = sum(f.train_rows * f.rounds_trained for f in result.folds)
+    row_rounds += result.metrics["train_rows"] * result.metrics["final_rounds"]
+    training_seconds = timings["prepare"] + timings["cross_validation"] + timings["fit"]
     with Stage() as stage:
         ModelRegistry(models).deploy(
             result.model, gate_report=result.gates.to_dict(), reason="bench"
@@ -126,6 +109,9 @@ def run_pipeline(folder: Path, models: Path) -> dict:
         "total_seconds": sum(s["seconds"] for s in stages.values()),
         "peak_mb": max(s["peak_mb"] for s in stages.values()),
         "holdout_auc": result.metrics["roc_auc"],
+        "fold_rounds": [f.rounds_trained for f in result.folds],
+        "final_rounds": result.metrics["final_rounds"],
+        "training_seconds_per_million_row_rounds": training_seconds / (row_rounds / 1e6),
     }
 
 
@@ -140,8 +126,8 @@ def main() -> None:
         return
     facts = machine()
     print(
-        f"scale bench: {args.days} days per ticker, {facts['cores']} cores, Python {facts['python']}, "
-        f"{facts['versions']}"
+        f"scale bench: {args.days} days per ticker, {facts['cores']} cores, "
+        f"Python {facts['python']}, {facts['versions']}"
     )
     print(
         f"target: {TARGET_SIZE} tickers in < {TARGET_SECONDS:.0f} s and < {TARGET_MB:.0f} MB peak; "
@@ -152,7 +138,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder, models = Path(tmp) / "market", Path(tmp) / "models"
             folder.mkdir()
-            make_folder(folder, size, args.days)
+            write_demo_folder(folder, size, args.days, "parquet")
             output = subprocess.run(
                 [sys.executable, __file__, "--worker", str(folder), str(models)],
                 capture_output=True,
@@ -170,9 +156,15 @@ def main() -> None:
         linear = results[0]["total_seconds"] * result["rows"] / results[0]["rows"]
         print(
             f"\n{size} tickers x {args.days} days = {result['rows']:,} rows: "
-            f"{result['total_seconds']:.1f} s total ({per_million:.2f} s per million rows; linear from "
-            f"{args.sizes[0]} tickers would be {linear:.1f} s), peak {result['peak_mb']:.0f} MB, "
+            f"{result['total_seconds']:.1f} s total ({per_million:.2f} s per million rows; "
+            f"linear from {args.sizes[0]} tickers would be {linear:.1f} s), "
+            f"peak {result['peak_mb']:.0f} MB, "
             f"holdout AUC {result['holdout_auc']:.3f}"
+        )
+        print(
+            f"  boosting rounds: folds {result['fold_rounds']}, final {result['final_rounds']}; "
+            f"training {result['training_seconds_per_million_row_rounds']:.3f} s per million "
+            "row-rounds (flat = linear in rows per round)"
         )
         for name, stage in result["stages"].items():
             print(f"  {name:<17} {stage['seconds']:8.2f} s   peak {stage['peak_mb']:8.0f} MB")

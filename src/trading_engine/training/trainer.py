@@ -20,7 +20,7 @@ import numpy as np
 
 from ..features.dataset import Dataset
 from .gates import ChampionComparison, GateReport, evaluate_gates
-from .metrics import block_bootstrap_skill, classification_metrics
+from .metrics import SkillTest, block_bootstrap_skill, classification_metrics
 from .model import TrainedModel
 from .splits import PurgedWalkForward
 
@@ -42,6 +42,7 @@ class FoldResult:
     train_dates: tuple[str, str]
     test_dates: tuple[str, str]
     best_iteration: int
+    rounds_trained: int  # best iteration plus the early-stopping patience
     metrics: dict[str, float]
 
 
@@ -160,6 +161,7 @@ def cross_validate(
                 train_dates=_date_range(dates[train]),
                 test_dates=_date_range(dates[test]),
                 best_iteration=model.best_iteration,
+                rounds_trained=model.current_iteration(),
                 metrics=classification_metrics(y[test], probability),
             )
         )
@@ -275,33 +277,15 @@ def train_and_evaluate(
         "holdout_end": str(holdout.dates.max()),
         "horizon": dataset.horizon,
         "purge_gap_days": splitter.gap,
+        "final_rounds": rounds,
     }
-    skill = None
-    if settings.skill_gate:
-        skill = block_bootstrap_skill(
-            holdout.y,
-            probability,
-            holdout.dates,
-            holdout.ticker_codes,
-            samples=settings.bootstrap_samples,
-            block_days=settings.block_days,
-            seed=settings.seed,
-        )
+    comparison = compare_with_production(production_model, holdout, probability, settings)
+    gates, skill = judge(holdout, probability, settings, comparison=comparison, force=force)
+    if skill is not None:
         metrics["accuracy_edge"] = skill.accuracy_edge
         metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
         metrics["skill_p_value_auc"] = skill.p_value_auc
-    comparison = compare_with_production(production_model, holdout, probability, settings)
     model.metrics = metrics
-    gates = evaluate_gates(
-        holdout_metrics,
-        min_f1_score=settings.min_f1_score,
-        min_accuracy=settings.min_accuracy,
-        max_performance_drop=settings.max_performance_drop,
-        comparison=comparison,
-        skill=skill,
-        skill_p_value=settings.skill_p_value,
-        forced=force,
-    )
     timings["holdout"] = time.perf_counter() - clock
     return TrainingResult(
         model=model,
@@ -314,6 +298,39 @@ def train_and_evaluate(
         tickers=len(np.unique(labeled.ticker_codes)),
         params=model.params,
     )
+
+
+def judge(
+    rows: Dataset,
+    probability: np.ndarray,
+    settings: RetrainingSettings,
+    *,
+    comparison: ChampionComparison | None = None,
+    force: bool = False,
+) -> tuple[GateReport, SkillTest | None]:
+    """Apply every configured gate to predictions on ``rows`` (the skill test included)."""
+    skill = None
+    if settings.skill_gate:
+        skill = block_bootstrap_skill(
+            rows.y,
+            probability,
+            rows.dates,
+            rows.ticker_codes,
+            samples=settings.bootstrap_samples,
+            block_days=settings.block_days,
+            seed=settings.seed,
+        )
+    gates = evaluate_gates(
+        classification_metrics(rows.y, probability),
+        min_f1_score=settings.min_f1_score,
+        min_accuracy=settings.min_accuracy,
+        max_performance_drop=settings.max_performance_drop,
+        comparison=comparison,
+        skill=skill,
+        skill_p_value=settings.skill_p_value,
+        forced=force,
+    )
+    return gates, skill
 
 
 def unseen_rows(model: TrainedModel, dates: np.ndarray, embargo: int) -> np.ndarray:
@@ -337,25 +354,10 @@ def score_model(
         raise ValueError(
             f"no holdout rows after the model's training end {model.train_end} plus purge"
         )
-    probability = model.predict_proba(labeled.X[rows])
-    metrics = classification_metrics(labeled.y[rows], probability)
-    skill = None
-    if settings.skill_gate:
-        skill = block_bootstrap_skill(
-            labeled.y[rows],
-            probability,
-            labeled.dates[rows],
-            labeled.ticker_codes[rows],
-            samples=settings.bootstrap_samples,
-            block_days=settings.block_days,
-            seed=settings.seed,
-        )
-    gates = evaluate_gates(
-        metrics,
-        min_f1_score=settings.min_f1_score,
-        min_accuracy=settings.min_accuracy,
-        max_performance_drop=settings.max_performance_drop,
-        skill=skill,
-        skill_p_value=settings.skill_p_value,
-    )
+    mask = np.zeros(len(labeled), dtype=bool)
+    mask[rows] = True
+    scored = labeled.take(mask)
+    probability = model.predict_proba(scored.X)
+    gates, _ = judge(scored, probability, settings)
+    metrics = classification_metrics(scored.y, probability)
     return metrics, gates
