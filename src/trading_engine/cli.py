@@ -438,7 +438,7 @@ def serve(
 def schedule(as_json: JsonOption = False) -> None:
     """When the next daily and weekly retrains will run."""
     service = _service()
-    daily, weekly = service._triggers()
+    daily, weekly = service.triggers()
     now = service.clock()
     upcoming = {
         "daily_retrain": _fmt(daily.get_next_fire_time(None, now)),

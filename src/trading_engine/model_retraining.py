@@ -94,6 +94,7 @@ class ModelRetrainingService:
         self.on_run: list[Callable[[dict[str, Any]], None]] = []
         self.on_rollback: list[Callable[[dict[str, Any], dict[str, Any]], None]] = []
         self._production: StoredModel | None = None
+        self._production_stamp: tuple[int, int] | None = None
         self._production_lock = threading.Lock()
 
     # -- the seed's API ------------------------------------------------------------------
@@ -400,12 +401,13 @@ class ModelRetrainingService:
         """The production model, reloaded only when the file changed; backup when prod is bad."""
         with self._production_lock:
             try:
-                stamp = self.registry.prod_path.stat().st_mtime_ns
+                status = self.registry.prod_path.stat()
+                # Every deploy renames a new file into place: a new inode, whatever the clock.
+                stamp: tuple[int, int] | None = (status.st_ino, status.st_mtime_ns)
             except FileNotFoundError:
                 stamp = None
-            cached = self._production
-            if cached is not None and getattr(self, "_production_stamp", None) == stamp:
-                return cached
+            if self._production is not None and self._production_stamp == stamp:
+                return self._production
             stored, problem = self.registry.load_production()
             if problem:
                 self.alerts.send("Production Model Unreadable", ERROR, problem)
@@ -413,7 +415,8 @@ class ModelRetrainingService:
             return stored
 
     # -- scheduler -----------------------------------------------------------------------------
-    def _triggers(self) -> tuple[CronTrigger, CronTrigger]:
+    def triggers(self) -> tuple[CronTrigger, CronTrigger]:
+        """The daily and the weekly cron triggers, from settings."""
         schedule = self.settings.retraining.schedule
         zone = {"timezone": schedule.timezone} if schedule.timezone else {}
         daily = CronTrigger(hour=schedule.daily_hour, minute=schedule.daily_minute, **zone)
@@ -426,7 +429,7 @@ class ModelRetrainingService:
         return daily, weekly
 
     def _next_daily_run(self) -> str | None:
-        daily, _ = self._triggers()
+        daily, _ = self.triggers()
         fire = daily.get_next_fire_time(None, self.clock())
         return fire.isoformat() if fire else None
 
@@ -440,7 +443,7 @@ class ModelRetrainingService:
             return None
         last = datetime.fromisoformat(history[-1]["started_at"])
         now = self.clock()
-        daily, weekly = self._triggers()
+        daily, weekly = self.triggers()
         grace = self.settings.retraining.schedule.misfire_grace_seconds
         missed_weekly = weekly.get_next_fire_time(None, last)
         if (
@@ -471,7 +474,7 @@ class ModelRetrainingService:
         """Daily and weekly jobs; a run missed while the process was down runs once now."""
         if self.scheduler.running:
             return
-        daily, weekly = self._triggers()
+        daily, weekly = self.triggers()
         grace = self.settings.retraining.schedule.misfire_grace_seconds
         common = {
             "coalesce": True,
