@@ -292,3 +292,33 @@ def test_process_service_logs_to_logs_app_log(tmp_path, monkeypatch):
         )
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.slow
+def test_weekly_run_tunes_and_the_daily_run_reuses_the_parameters(tmp_path):
+    service = make_service(tmp_path)
+    retraining = service.settings.retraining.model_copy(
+        update={"tuning": service.settings.retraining.tuning.model_copy(update={"n_trials": 2})}
+    )
+    service.settings = service.settings.model_copy(update={"retraining": retraining})
+    weekly = service.run_retrain(full=True, force=True)
+    tuned = json.loads((tmp_path / "models" / "tuned_params.json").read_text())["params"]
+    assert weekly["full"] is True and set(tuned) >= {"learning_rate", "num_leaves"}
+    daily = service.run_retrain(force=True)
+    stored = service.registry.load_version(daily["version"]).model
+    assert stored.params["num_leaves"] == tuned["num_leaves"]
+    assert stored.params["learning_rate"] == tuned["learning_rate"]
+
+
+def test_a_scheduled_run_while_another_runs_is_skipped(tmp_path, caplog):
+    import logging
+
+    service = make_service(tmp_path)
+    held = service.registry.acquire()
+    try:
+        with caplog.at_level(logging.INFO, logger="trading_engine"):
+            service._scheduled(full=False)
+    finally:
+        held.release()
+    assert "scheduled-daily retrain skipped: another retrain is running" in caplog.text
+    assert service.registry.read_record()["history"] == []

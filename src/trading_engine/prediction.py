@@ -61,22 +61,19 @@ class Predictor:
     def invalidate(self) -> None:
         self._cache = None
 
-    def _features(self, names: tuple[str, ...]) -> LatestFeatures:
+    def _fresh(self, names: tuple[str, ...]) -> LatestFeatures | None:
         cache = self._cache
-        if (
-            cache
-            and cache.feature_names == names
-            and time.monotonic() - cache.loaded_at < self.ttl_seconds
-        ):
+        current = cache is not None and cache.feature_names == names
+        if current and time.monotonic() - cache.loaded_at < self.ttl_seconds:
             return cache
-        with self._lock:
-            cache = self._cache
-            if (
-                cache
-                and cache.feature_names == names
-                and time.monotonic() - cache.loaded_at < self.ttl_seconds
-            ):
-                return cache
+        return None
+
+    def _features(self, names: tuple[str, ...]) -> LatestFeatures:
+        if cached := self._fresh(names):
+            return cached
+        with self._lock:  # one reload at a time; the others wait, then reuse it
+            if cached := self._fresh(names):
+                return cached
             market = self._load(self.settings)
             self._cache = LatestFeatures(names, latest_features(market, names), time.monotonic())
             return self._cache
