@@ -280,7 +280,9 @@ def train_and_evaluate(
         "final_rounds": rounds,
     }
     comparison = compare_with_production(production_model, holdout, probability, settings)
-    gates, skill = judge(holdout, probability, settings, comparison=comparison, force=force)
+    gates, skill = judge(
+        holdout, probability, settings, metrics=holdout_metrics, comparison=comparison, force=force
+    )
     if skill is not None:
         metrics["accuracy_edge"] = skill.accuracy_edge
         metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
@@ -305,10 +307,14 @@ def judge(
     probability: np.ndarray,
     settings: RetrainingSettings,
     *,
+    metrics: dict[str, float] | None = None,
     comparison: ChampionComparison | None = None,
     force: bool = False,
 ) -> tuple[GateReport, SkillTest | None]:
-    """Apply every configured gate to predictions on ``rows`` (the skill test included)."""
+    """Apply every configured gate to predictions on ``rows`` (the skill test included).
+
+    ``metrics`` are the classification metrics of these predictions when already computed.
+    """
     skill = None
     if settings.skill_gate:
         skill = block_bootstrap_skill(
@@ -321,7 +327,7 @@ def judge(
             seed=settings.seed,
         )
     gates = evaluate_gates(
-        classification_metrics(rows.y, probability),
+        metrics or classification_metrics(rows.y, probability),
         min_f1_score=settings.min_f1_score,
         min_accuracy=settings.min_accuracy,
         max_performance_drop=settings.max_performance_drop,
@@ -358,6 +364,6 @@ def score_model(
     mask[rows] = True
     scored = labeled.take(mask)
     probability = model.predict_proba(scored.X)
-    gates, _ = judge(scored, probability, settings)
     metrics = classification_metrics(scored.y, probability)
+    gates, _ = judge(scored, probability, settings, metrics=metrics)
     return metrics, gates
