@@ -197,3 +197,32 @@ def test_period_cut_keeps_last_years(tmp_path, settings):
     history = next(iter(market.histories.values()))
     assert history.dates[0] >= TODAY - np.timedelta64(731, "D")
     assert history.dates[-1] == np.busday_offset(TODAY, 0, roll="backward")
+
+
+def test_real_world_exports_keep_their_calendar_days(tmp_path, settings):
+    """yfinance CSVs with UTC offsets (DST-mixed, or east of UTC), a BOM, Nasdaq's export."""
+    history = next(iter(demo_histories(n_tickers=1, n_days=300).values()))
+    frame = history_frame(history)
+    for zone, name in (("America/New_York", "NYSE"), ("Asia/Tokyo", "TOKYO")):
+        stamps = pd.DatetimeIndex(frame["Date"]).tz_localize(zone)
+        frame.assign(Date=[stamp.isoformat() for stamp in stamps]).to_csv(
+            tmp_path / f"{name}.csv", index=False
+        )
+    with open(tmp_path / "BOM.csv", "w", encoding="utf-8-sig") as handle:
+        frame.to_csv(handle, index=False)
+    nasdaq = pd.DataFrame(
+        {
+            "Date": frame["Date"].dt.strftime("%m/%d/%Y"),
+            "Close/Last": [f"${value:,.2f}" for value in frame["Close"]],
+            "Volume": frame["Volume"].astype(int),
+            "Open": [f"${value:.2f}" for value in frame["Open"]],
+            "High": [f"${value:.2f}" for value in frame["High"]],
+            "Low": [f"${value:.2f}" for value in frame["Low"]],
+        }
+    ).iloc[::-1]  # newest first, as Nasdaq writes it
+    nasdaq.to_csv(tmp_path / "NASDAQ.csv", index=False)
+    market = load_market(settings, folder=tmp_path, today=TODAY)
+    assert market.tickers == ["BOM", "NASDAQ", "NYSE", "TOKYO"]
+    for ticker in market.tickers:
+        np.testing.assert_array_equal(market.histories[ticker].dates, history.dates)
+        np.testing.assert_allclose(market.histories[ticker].close, history.close, atol=0.006)

@@ -13,15 +13,29 @@ import pyarrow.parquet as pq
 
 from ..errors import DataError
 from .market import Finding, PriceHistory
+from .validation import normalise_name
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _date_columns(path: Path) -> dict[str, pa.DataType]:
+    """Read date-like columns as text: pyarrow would turn '...T00:00-05:00' into UTC and lose
+    the exchange's calendar day; validation parses the text instead."""
+    with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    names = [name.strip().strip('"') for name in header.rstrip("\r\n").split(",")]
+    return {name: pa.string() for name in names if normalise_name(name) == "date"}
 
 
 def _read(path: Path) -> pa.Table:
     if SUFFIXES[path.suffix.lower()] == "parquet":
         return pq.read_table(path)
     # Threads are spent across files, not inside one; every column is typed by validation.
-    return pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(use_threads=False))
+    return pa_csv.read_csv(
+        path,
+        read_options=pa_csv.ReadOptions(use_threads=False),
+        convert_options=pa_csv.ConvertOptions(column_types=_date_columns(path)),
+    )
 
 
 class FolderProvider:

@@ -25,19 +25,25 @@ COLUMN_ALIASES = {
     "adjclose": "adj_close",
     "adjusted close": "adj_close",
     "adjusted_close": "adj_close",
+    "close/last": "close",  # Nasdaq's historical-data export
 }
 # Overnight price ratios that betray a split or reverse split the file was not adjusted for.
 SPLIT_RATIOS = np.array([1 / 4, 1 / 3, 1 / 2, 2.0, 3.0, 4.0])
+UTC_OFFSET = r"(?<=\d)(?:Z|[+-]\d{2}:?\d{2})$"  # '...T00:00:00-05:00' or '...Z'
 SPLIT_TOLERANCE = 0.03  # relative distance from a split ratio that still counts as "near"
 
 
+def normalise_name(name: str) -> str:
+    """The canonical lower-case name of a column header ('Adj Close' -> 'adj_close')."""
+    key = " ".join(str(name).replace("\ufeff", "").strip().lower().replace("_", " ").split())
+    return COLUMN_ALIASES.get(key, key.replace(" ", "_"))
+
+
 def _normalise_names(names: list[str]) -> dict[str, str]:
-    """Map each original column name to its canonical lower-case name."""
+    """Map each canonical column name to the original header (the first of duplicates wins)."""
     mapping: dict[str, str] = {}
     for name in names:
-        key = " ".join(str(name).strip().lower().replace("_", " ").split())
-        canonical = COLUMN_ALIASES.get(key, key.replace(" ", "_"))
-        mapping.setdefault(canonical, name)  # the first of two same-named columns wins
+        mapping.setdefault(normalise_name(name), name)
     return mapping
 
 
@@ -50,14 +56,25 @@ def _parse_dates(column: pa.ChunkedArray) -> np.ndarray:
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_localize(None)  # keep the exchange's own calendar day
     else:
-        text = column.cast(pa.string()).to_pandas()
-        try:
-            series = pd.to_datetime(text, errors="coerce", format="ISO8601")
-        except (ValueError, TypeError):
-            series = pd.to_datetime(text, errors="coerce", format="mixed")
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            series = series.dt.tz_localize(None)
+        # Keep the exchange's own calendar day: drop a UTC offset instead of converting to UTC.
+        text = column.cast(pa.string()).to_pandas().str.strip()
+        text = text.str.replace(UTC_OFFSET, "", regex=True)
+        series = _to_datetime(text, "ISO8601")
+        if series.isna().sum() > text.isna().sum():  # not ISO: e.g. 11/24/2026 (month first)
+            fallback = _to_datetime(text, "mixed")
+            if fallback.isna().sum() < series.isna().sum():
+                series = fallback
     return series.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+
+
+def _to_datetime(text: pd.Series, date_format: str) -> pd.Series:
+    try:
+        series = pd.to_datetime(text, errors="coerce", format=date_format)
+    except (ValueError, TypeError):  # e.g. offsets pandas cannot mix
+        return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_localize(None)
+    return series
 
 
 def _parse_numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +85,8 @@ def _parse_numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_null(column.type):
         return np.full(len(column), np.nan), np.zeros(len(column), dtype=bool)
     text = column.cast(pa.string()).to_pandas()
-    values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+    cleaned = text.str.replace(r"[,$\s]", "", regex=True)  # '1,234.50', '$113.22'
+    values = pd.to_numeric(cleaned, errors="coerce")
     present = text.notna() & (text.str.strip() != "")
     return values.to_numpy(dtype=np.float64), (present & values.isna()).to_numpy()
 
