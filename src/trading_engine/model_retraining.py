@@ -10,6 +10,7 @@ one runs raises ``AlreadyRunning``. Scheduled runs use the same path as manual o
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -302,8 +303,6 @@ class ModelRetrainingService:
             return params
         if path.exists():
             try:
-                import json
-
                 return json.loads(path.read_text())["params"]
             except (ValueError, KeyError):
                 logger.warning("%s unreadable; using the configured hyperparameters", path)

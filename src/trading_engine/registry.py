@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +32,6 @@ from filelock import FileLock, Timeout
 from .errors import AlreadyRunning, RegistryError
 from .storage import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 from .training.model import TrainedModel
-
-logger = logging.getLogger(__name__)
 
 MAGIC = b"trading-engine model v1\n"
 VERSION_PATTERN = re.compile(r"^prod_model_(\d{8}_\d{6}(?:_\d+)?)\.bin$")

@@ -10,6 +10,7 @@ from tests.conftest import TODAY
 from trading_engine.data import DemoMarket, MarketData, QualityReport
 from trading_engine.features import (
     BASE_FEATURES,
+    build_dataset,
     compute_features,
     dataset_from_market,
     direction_labels,
@@ -119,3 +120,11 @@ def test_zero_volume_stock_keeps_its_rows():
     dataset = dataset_from_market(MarketData({"IDX": flat}, QualityReport()))
     assert len(dataset) == 300 - 199
     assert np.isnan(dataset.X[:, BASE_FEATURES.index("Volume_Change")]).all()
+
+
+def test_build_dataset_is_the_seeds_entry_point(settings):
+    dataset = build_dataset(["AAPL", "MSFT"], period="2y", settings=settings)
+    assert dataset.ticker_names == ("AAPL", "MSFT")
+    assert dataset.dates[-1] == np.datetime64("2026-11-24")
+    assert dataset.dates[0] >= np.datetime64("2024-11-24")  # two years, less feature warm-up
+    assert dataset.feature_names == BASE_FEATURES and dataset.horizon == 5
