@@ -68,7 +68,8 @@ def run_pipeline(folder: Path, models: Path) -> dict:
     from trading_engine.config import load_settings
     from trading_engine.data import load_market
     from trading_engine.features import dataset_from_market
-    from trading_engine.registry import ModelRegistry
+    from trading_engine.records import RunRecord
+    from trading_engine.store import ModelRegistry
     from trading_engine.training import train_and_evaluate
 
     settings = load_settings(
@@ -99,9 +100,12 @@ def run_pipeline(folder: Path, models: Path) -> dict:
     row_rounds += result.metrics["train_rows"] * result.metrics["final_rounds"]
     training_seconds = timings["prepare"] + timings["cross_validation"] + timings["fit"]
     with Stage() as stage:
-        ModelRegistry(models).deploy(
-            result.model, gate_report=result.gates.to_dict(), reason="bench"
-        )
+        registry = ModelRegistry(models)
+        with registry.writing() as session:
+            version = registry.new_version_id()
+            run = RunRecord(run_id="bench", started_at=version, outcome="deployed", version=version)
+            data = result.model.to_bytes({"version": version})
+            registry.deploy(session, version, data, run=run, reason="bench")
     stages["deploy"] = {"seconds": stage.seconds, "peak_mb": stage.peak}
     return {
         "rows": len(dataset),

@@ -19,6 +19,8 @@ from tests.training.test_trainer import random_walk_folder
 from trading_engine.alerts import Alerts, FileAlertSink, WebhookAlertSink
 from trading_engine.config import load_settings
 from trading_engine.model_retraining import ModelRetrainingService
+from trading_engine.records import RunRecord
+from trading_engine.training.model import decode_model
 
 
 def make_service(tmp_path, clock=None, **data):
@@ -44,8 +46,8 @@ def test_retrain_on_the_demo_market_deploys(deployed):
     assert status["backup_path"].endswith("models/backup_model.bin")
     assert status["current_metrics"]["f1_score"] > 0.65
     assert set(status) >= {"running", "current_metrics", "next_retraining", "scheduled_jobs"}
-    history = deployed.registry.read_record()["history"]
-    assert history[-1]["outcome"] == "deployed" and history[-1]["samples"] > 50_000
+    last = deployed.registry.last_run()
+    assert last.outcome == "deployed" and last.samples > 50_000
     alerts = (deployed.registry.models_dir / "alerts.log").read_text()
     assert "Model Retraining Success" in alerts and "✅ New model deployed successfully!" in alerts
     assert "Training Samples: " in alerts and "- F1 Score:  0." in alerts
@@ -68,8 +70,8 @@ def test_pure_noise_market_is_rejected_and_the_old_model_kept(tmp_path):
     )
     assert noisy.retrain_model() is False
     assert noisy.get_status()["production_version"] == kept
-    last = noisy.registry.read_record()["history"][-1]
-    assert last["outcome"] == "rejected" and "min_accuracy" in last["reason"]
+    last = noisy.registry.last_run()
+    assert last.outcome == "rejected" and "min_accuracy" in last.reason
     alerts = (tmp_path / "models" / "alerts.log").read_text()
     assert "Model Validation Failed" in alerts or "Model Performance Degradation" in alerts
     assert "- min_accuracy: " in alerts and "Production model kept." in alerts
@@ -81,10 +83,11 @@ def test_force_deploys_a_failing_model_and_records_it(tmp_path):
     service.settings = service.settings.model_copy(update={"retraining": strict})
     assert service.retrain_model() is False
     assert service.retrain_model(force=True) is True
-    runs = service.registry.read_record()
-    assert runs["history"][-1]["forced"] is True
-    assert runs["deployments"][-1]["forced"] is True
-    assert "deployed by force" in (tmp_path / "models" / "alerts.log").read_text()
+    last = service.registry.last_run()
+    assert last.forced is True and "min_accuracy" in last.reason  # the gate it overrode
+    assert service.registry.deployments()[-1].forced is True
+    alerts = (tmp_path / "models" / "alerts.log").read_text()
+    assert "deployed by force: failed gate(s) min_accuracy" in alerts
 
 
 def test_rollback_is_recorded_and_alerted(deployed):
@@ -92,24 +95,25 @@ def test_rollback_is_recorded_and_alerted(deployed):
     assert deployed.retrain_model(force=True)
     second = deployed.get_status()["production_version"]
     result = deployed.rollback()
-    assert result["success"] and result["version"] == first and result["previous_version"] == second
-    assert deployed.rollback(second)["version"] == second
-    kinds = [d["kind"] for d in deployed.registry.read_record()["deployments"]]
+    assert result.success and result.version == first and result.previous_version == second
+    assert deployed.rollback(second).version == second
+    kinds = [d.kind for d in deployed.registry.deployments()]
     assert kinds[-2:] == ["rollback", "rollback"]
     assert "🔄 Rolled back from" in (deployed.registry.models_dir / "alerts.log").read_text()
 
 
-def test_corrupt_production_falls_back_to_backup_with_an_alert(deployed):
+def test_corrupt_production_is_served_from_its_version_file_then_repaired(deployed):
     deployed.retrain_model(force=True)
-    backup_version = deployed.registry.load(deployed.registry.backup_path).version
+    production = deployed.get_status()["production_version"]
+    good = deployed.registry.prod_path.read_bytes()
     deployed.registry.prod_path.write_bytes(b"trading-engine model v1\n{}\nbroken")
-    stored = deployed.production_model()
-    assert stored.version == backup_version
-    assert (
-        "Production Model Unreadable" in (deployed.registry.models_dir / "alerts.log").read_text()
-    )
-    deployed.retrain_model(force=True)  # leave a valid production model for the next test
-    assert deployed.production_model().version != backup_version
+    assert deployed.production_model().version == production
+    alerts = (deployed.registry.models_dir / "alerts.log").read_text()
+    assert "Production Model Unreadable" in alerts
+    deployed.recover()  # what the server does at start-up; every lock holder does the same
+    assert deployed.registry.prod_path.read_bytes() == good
+    assert "Model Store Repaired" in (deployed.registry.models_dir / "alerts.log").read_text()
+    assert list((deployed.registry.models_dir / "quarantine").iterdir())
 
 
 def test_data_errors_end_as_a_failed_run_with_an_alert(tmp_path):
@@ -117,24 +121,22 @@ def test_data_errors_end_as_a_failed_run_with_an_alert(tmp_path):
     empty.mkdir()
     service = make_service(tmp_path, provider="csv", folder=empty)
     assert service.retrain_model() is False
-    last = service.registry.read_record()["history"][-1]
-    assert last["outcome"] == "failed" and "only 0 usable ticker(s)" in last["reason"]
+    last = service.registry.last_run()
+    assert last.outcome == "failed" and "only 0 usable ticker(s)" in last.reason
     assert "💥 Retraining failed: only 0 usable" in (tmp_path / "models" / "alerts.log").read_text()
 
 
 def test_background_job_state_is_persisted(tmp_path):
     service = make_service(tmp_path)
     job = service.start_retrain_job()
-    assert job["job_id"].startswith("retrain_") and job["status"] == "queued"
-    deadline = time.time() + 120
-    while (
-        service.get_job(job["job_id"])["status"] in ("queued", "running") and time.time() < deadline
-    ):
-        time.sleep(0.1)
-    finished = service.get_job(job["job_id"])
-    assert finished["status"] == "succeeded" and finished["version"]
+    assert job.job_id.startswith("retrain_") and job.status == "queued"
+    service.runner.wait(120)
+    finished = service.get_job(job.job_id)
+    assert finished.status == "succeeded" and finished.version
+    assert not service.is_running  # the lock was released before "succeeded" was written
     again = ModelRetrainingService(service.settings)  # a new process would see the same
-    assert again.get_job(job["job_id"])["status"] == "succeeded"
+    assert again.get_job(job.job_id).status == "succeeded"
+    assert again.registry.last_run().job_id == job.job_id
 
 
 TWO_RETRAINS = textwrap.dedent("""
@@ -161,8 +163,8 @@ def test_two_processes_retraining_at_once_give_one_run(tmp_path):
     ]
     outputs = sorted(child.communicate(timeout=300)[0].strip() for child in children)
     assert outputs[0].startswith("already running:") and outputs[1] == "deployed", outputs
-    history = json.loads((models / "training_metrics.json").read_text())["history"]
-    assert len(history) == 1
+    record = json.loads((models / "training_metrics.json").read_text())
+    assert len(record["history"]) == 1 and record["history_total"] == 1
 
 
 class FakeClock:
@@ -177,7 +179,9 @@ def test_missed_2am_run_is_caught_up_once(tmp_path):
     monday = datetime(2026, 11, 23, 2, 0, 5, tzinfo=UTC)
     clock = FakeClock(monday)
     service = make_service(tmp_path, clock=clock)
-    service.registry.record_run({"started_at": monday.isoformat(), "outcome": "deployed"})
+    service.registry.save_run(
+        RunRecord(run_id="r1", started_at=monday.isoformat(), outcome="deployed")
+    )
     clock.now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
     assert service.missed_run() is None  # nothing was due since Monday 02:00
     clock.now = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # off on Tuesday and Wednesday 2 AM
@@ -199,19 +203,20 @@ def test_missed_2am_run_is_caught_up_once(tmp_path):
 def test_catch_up_run_really_runs_once(tmp_path):
     last = datetime.now(UTC) - timedelta(days=2)
     service = make_service(tmp_path)
-    service.registry.record_run({"started_at": last.isoformat(), "outcome": "deployed"})
+    service.registry.save_run(
+        RunRecord(run_id="r1", started_at=last.isoformat(), outcome="deployed")
+    )
     service.start_scheduler()
     try:
         deadline = time.time() + 120
-        while len(service.registry.read_record()["history"]) < 2 and time.time() < deadline:
+        while service.registry.history()[0] < 2 and time.time() < deadline:
             time.sleep(0.2)
-        while service.is_running and time.time() < deadline:
-            time.sleep(0.1)
+        service.runner.wait(120)
     finally:
         service.stop_scheduler()
-    history = service.registry.read_record()["history"]
-    assert len(history) == 2  # one catch-up run, however many were missed
-    assert history[1]["trigger"] in ("scheduled-daily", "scheduled-weekly")
+    total, runs = service.registry.history()
+    assert total == 2  # one catch-up run, however many were missed
+    assert runs[0].trigger in ("scheduled-daily", "scheduled-weekly")
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -303,9 +308,9 @@ def test_weekly_run_tunes_and_the_daily_run_reuses_the_parameters(tmp_path):
     service.settings = service.settings.model_copy(update={"retraining": retraining})
     weekly = service.run_retrain(full=True, force=True)
     tuned = json.loads((tmp_path / "models" / "tuned_params.json").read_text())["params"]
-    assert weekly["full"] is True and set(tuned) >= {"learning_rate", "num_leaves"}
+    assert weekly.full is True and set(tuned) >= {"learning_rate", "num_leaves"}
     daily = service.run_retrain(force=True)
-    stored = service.registry.load_version(daily["version"]).model
+    stored = decode_model(service.registry.verified_bytes(daily.version).data, "daily").model
     assert stored.params["num_leaves"] == tuned["num_leaves"]
     assert stored.params["learning_rate"] == tuned["learning_rate"]
 
@@ -321,4 +326,4 @@ def test_a_scheduled_run_while_another_runs_is_skipped(tmp_path, caplog):
     finally:
         held.release()
     assert "scheduled-daily retrain skipped: another retrain is running" in caplog.text
-    assert service.registry.read_record()["history"] == []
+    assert service.registry.history() == (0, [])

@@ -9,12 +9,15 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+from .records import HoldoutMetrics, RunRecord
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ class WebhookAlertSink(AlertSink):
         self.transport = transport
 
     def send(self, alert: Alert) -> None:
+        import httpx  # only when a webhook is configured: keeps the CLI quick to start
+
         payload = {"text": alert.text(), "title": alert.title, "status": alert.emoji}
         last_error: Exception | None = None
         with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
@@ -102,7 +107,10 @@ class Alerts:
         self.clock = clock
 
     def send(self, title: str, emoji: str, headline: str, lines: list[str] | None = None) -> Alert:
-        alert = Alert(title, emoji, headline, lines or [], at=self.clock())
+        return self.deliver(Alert(title, emoji, headline, lines or []))
+
+    def deliver(self, alert: Alert) -> Alert:
+        alert = replace(alert, at=self.clock())
         for sink in self.sinks:
             try:
                 sink.send(alert)
@@ -115,27 +123,67 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) and value == value else "n/a"
 
 
-def metric_lines(metrics: dict[str, Any], previous: dict[str, Any] | None) -> list[str]:
+METRIC_LABELS = {
+    "f1_score": "F1 Score",
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "roc_auc": "ROC AUC",
+}
+DROP_GATES = ("max_f1_drop", "max_accuracy_drop")
+
+
+def metric_lines(metrics: HoldoutMetrics | None, previous: HoldoutMetrics | None) -> list[str]:
     """The seed's metric block: each metric with its previous value where known."""
-    previous = previous or {}
     lines = ["Metrics:"]
-    labels = {
-        "f1_score": "F1 Score",
-        "accuracy": "Accuracy",
-        "precision": "Precision",
-        "recall": "Recall",
-        "roc_auc": "ROC AUC",
-    }
-    for key, label in labels.items():
-        was = f" (prev: {_fmt(previous[key])})" if previous.get(key) is not None else ""
-        lines.append(f"- {label + ':':<11}{_fmt(metrics.get(key))}{was}")
+    for key, label in METRIC_LABELS.items():
+        was = getattr(previous, key, None) if previous else None
+        shown = f" (prev: {_fmt(was)})" if was is not None else ""
+        lines.append(f"- {label + ':':<11}{_fmt(getattr(metrics, key, None))}{shown}")
     return lines
 
 
-def run_lines(run: dict[str, Any]) -> list[str]:
+def run_lines(run: RunRecord) -> list[str]:
     return [
-        f"Training Duration: {run.get('duration_seconds', 0):.1f}s",
-        f"Training Samples: {run.get('samples', 0)}",
-        f"Tickers: {run.get('tickers', 0)}",
+        f"Training Duration: {run.duration_seconds or 0:.1f}s",
+        f"Training Samples: {run.samples or 0}",
+        f"Tickers: {run.tickers or 0}",
         "",
     ]
+
+
+def run_alert(run: RunRecord, paths: Sequence[str]) -> Alert | None:
+    """The seed's alert for a finished run, worded from its record (None while running)."""
+    metrics = metric_lines(run.metrics, run.previous_metrics)
+    if run.outcome == "deployed":
+        if run.forced:
+            failed = [gate.name for gate in run.gates.failed] if run.gates else []
+            headline = (
+                f"New model deployed by force: failed gate(s) {', '.join(failed)} overridden!"
+                if failed
+                else "New model deployed by force (it passed every gate anyway)."
+            )
+        else:
+            headline = "New model deployed successfully!"
+        lines = [*run_lines(run), *metrics, "", f"Version: {run.version}", *paths]
+        return Alert("Model Retraining Success", SUCCESS, headline, lines)
+    if run.outcome == "rejected":
+        failing = run.gates.failed if run.gates else []
+        gate_lines = ["Failed gates:"] + [
+            f"- {g.name}: {g.value:.4f} (needs {g.rule} {g.threshold:.4f})" for g in failing
+        ]
+        lines = [*run_lines(run), *metrics, "", *gate_lines, "", "Production model kept.", *paths]
+        if any(gate.name in DROP_GATES for gate in failing):
+            headline = "Candidate is worse than production; not deployed."
+            return Alert("Model Performance Degradation", DEGRADED, headline, lines)
+        return Alert(
+            "Model Validation Failed", FAILURE, "Candidate failed validation; not deployed.", lines
+        )
+    if run.outcome in ("failed", "interrupted"):
+        return Alert(
+            "Model Retraining Error",
+            ERROR,
+            f"Retraining {run.outcome}: {run.reason}",
+            [*run_lines(run), "Production model kept.", *paths],
+        )
+    return None

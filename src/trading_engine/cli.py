@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Settings, get_settings
-from .errors import AlreadyRunning, ConfigError, RegistryError, TradingEngineError
+from .errors import AlreadyRunning, NoProductionModel, TradingEngineError, describe
+from .records import RunRecord
 
 app = typer.Typer(
     help="Keep a stock-direction model fresh: data, features, retraining, deployment.",
@@ -161,7 +162,9 @@ def _service(settings: Settings | None = None, data: Path | None = None):
         return ModelRetrainingService(settings)
     from .data import load_market
 
-    return ModelRetrainingService(settings, load=lambda s: load_market(s, folder=data))
+    return ModelRetrainingService(
+        settings, load=lambda s, today: load_market(s, folder=data, today=today)
+    )
 
 
 def _fmt(value: object, digits: int = 4) -> str:
@@ -170,8 +173,9 @@ def _fmt(value: object, digits: int = 4) -> str:
     return "-" if value is None else str(value)
 
 
-def _print_run(run: dict) -> None:
-    metrics, previous = run.get("metrics") or {}, run.get("previous_metrics") or {}
+def _print_run(run: RunRecord) -> None:
+    metrics = run.metrics.to_json() if run.metrics else {}
+    previous = run.previous_metrics.to_json() if run.previous_metrics else {}
     if metrics:
         table = Table(title="Holdout metrics (newest dates, never trained on)")
         for column in ("Metric", "Candidate", "Production (recorded)"):
@@ -196,26 +200,23 @@ def _print_run(run: dict) -> None:
             f"{metrics.get('holdout_start')} .. {metrics.get('holdout_end')} "
             f"({metrics.get('holdout_rows')} rows, purge gap {metrics.get('purge_gap_days')} days)"
         )
-    comparison = run.get("comparison")
-    if comparison:
-        console.print(f"champion vs challenger: {comparison['source']} - {comparison['reason']}")
-    gates = (run.get("gates") or {}).get("gates", [])
+    if run.comparison:
+        console.print(f"champion vs challenger: {run.comparison.source} - {run.comparison.reason}")
+    gates = run.gates.gates if run.gates else []
     if gates:
         table = Table(title="Gates")
         for column in ("Gate", "Value", "Rule", "Threshold", "Result"):
             table.add_column(column)
         for gate in gates:
-            verdict = "[green]pass[/]" if gate["passed"] else "[red]FAIL[/]"
-            table.add_row(
-                gate["name"], _fmt(gate["value"]), gate["rule"], _fmt(gate["threshold"]), verdict
-            )
+            verdict = "[green]pass[/]" if gate.passed else "[red]FAIL[/]"
+            table.add_row(gate.name, _fmt(gate.value), gate.rule, _fmt(gate.threshold), verdict)
         console.print(table)
-    colour = {"deployed": "green", "rejected": "yellow"}.get(run["outcome"], "red")
-    version = f" as version {run['version']}" if run.get("version") else ""
-    console.print(f"[{colour}]{run['outcome']}[/]{version}: {run.get('reason')}")
+    colour = {"deployed": "green", "rejected": "yellow"}.get(run.outcome, "red")
+    version = f" as version {run.version}" if run.version else ""
+    console.print(f"[{colour}]{run.outcome}[/]{version}: {run.reason}")
 
 
-def _run_with_progress(service, *, force: bool, full: bool) -> dict:
+def _run_with_progress(service, *, force: bool, full: bool) -> RunRecord:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -234,12 +235,12 @@ def _run_with_progress(service, *, force: bool, full: bool) -> dict:
         return service.run_retrain(force=force, full=full, progress=progress)
 
 
-def _finish(run: dict, as_json: bool) -> None:
+def _finish(run: RunRecord, as_json: bool) -> None:
     if as_json:
-        _print_json(run)
+        _print_json(run.to_json())
     else:
         _print_run(run)
-    if run["outcome"] != "deployed":
+    if run.outcome != "deployed":
         raise typer.Exit(1)
 
 
@@ -277,6 +278,7 @@ def status(as_json: JsonOption = False) -> None:
         return
     last = info["last_run"] or {}
     console.print(f"production version: {info['production_version'] or 'none yet'}")
+    console.print(f"backup version: {info['backup_version'] or 'none'}")
     console.print(f"model: {info['model_path']}  backup: {info['backup_path']}")
     metrics = info["current_metrics"]
     if metrics:
@@ -291,8 +293,7 @@ def status(as_json: JsonOption = False) -> None:
 def _production(service):
     stored = service.production_model()
     if stored is None:
-        error_console.print("no production model yet; run `trading-engine retrain` first")
-        raise typer.Exit(1)
+        raise NoProductionModel("no production model yet; run `trading-engine retrain` first")
     return stored
 
 
@@ -331,15 +332,20 @@ def info(as_json: JsonOption = False) -> None:
 
 @app.command("history")
 def history(
-    limit: Annotated[int, typer.Option(min=1, help="Newest runs to show.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="Runs per page.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Newest runs to skip.")] = 0,
+    outcome: Annotated[
+        str | None, typer.Option(help="Only deployed, rejected, failed, interrupted...")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every retrain run, deployed, rejected or failed, newest first."""
-    runs = list(reversed(_service().registry.read_record()["history"]))[:limit]
+    """Every retrain run, deployed, rejected or failed, newest first (paged)."""
+    total, page = _service().registry.history(limit, offset, outcome)
+    runs = [run.to_json() for run in page]
     if as_json:
-        _print_json(runs)
+        _print_json({"total": total, "limit": limit, "offset": offset, "items": runs})
         return
-    table = Table(title="Retrain history")
+    table = Table(title=f"Retrain history ({offset + 1}-{offset + len(runs)} of {total})")
     for column in ("Started", "Trigger", "Outcome", "Version", "F1", "Accuracy", "Reason"):
         table.add_column(column, overflow="fold")
     for run in runs:
@@ -359,7 +365,8 @@ def history(
 @app.command("models")
 def models(as_json: JsonOption = False) -> None:
     """Every stored model version (newest first) and which is production or backup."""
-    versions = _service().registry.versions()
+    service = _service()
+    versions = [info.to_json() for info in service.registry.versions()]
     if as_json:
         _print_json(versions)
         return
@@ -373,7 +380,7 @@ def models(as_json: JsonOption = False) -> None:
             f"{item['train_start']} .. {item['train_end']}",
             _fmt(item["metrics"]["f1_score"], 3),
             _fmt(item["metrics"]["accuracy"], 3),
-            "yes" if item["forced"] else "",
+            ("yes" if item["forced"] else "") + ("" if item["verified"] else " CORRUPT"),
         )
     console.print(table)
 
@@ -381,14 +388,18 @@ def models(as_json: JsonOption = False) -> None:
 @app.command("rollback")
 def rollback(
     to: Annotated[str | None, typer.Option("--to", help="Version id; default: the backup.")] = None,
+    expected: Annotated[
+        str | None,
+        typer.Option("--expected-version", help="Only if this version is still production."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Put the backup model (or --to VERSION) back into production."""
-    result = _service().rollback(to)
+    result = _service().rollback(to, expected_version=expected)
     if as_json:
-        _print_json(result)
+        _print_json(result.to_json())
     else:
-        console.print(result["message"])
+        console.print(result.message)
 
 
 @app.command("predict")
@@ -397,15 +408,11 @@ def predict(
     as_json: JsonOption = False,
 ) -> None:
     """Probability that each ticker closes higher after the horizon, from its latest bar."""
-    from .prediction import Predictor, UnknownTickers
+    from dataclasses import asdict
 
     service = _service()
     _production(service)
-    try:
-        predictions = Predictor(service.settings, service.production_model).predict(tickers)
-    except UnknownTickers as error:
-        error_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(2) from None
+    predictions = [asdict(p) for p in service.predictor().predict(tickers)]
     if as_json:
         _print_json(predictions)
         return
@@ -439,7 +446,7 @@ def schedule(as_json: JsonOption = False) -> None:
     """When the next daily and weekly retrains will run."""
     service = _service()
     daily, weekly = service.triggers()
-    now = service.clock()
+    now = service.clock().astimezone()
     upcoming = {
         "daily_retrain": _fmt(daily.get_next_fire_time(None, now)),
         "weekly_full_retrain": _fmt(weekly.get_next_fire_time(None, now)),
@@ -457,19 +464,18 @@ def schedule(as_json: JsonOption = False) -> None:
 
 
 def main() -> None:
-    """Console-script entry: run the app, turning our own errors into one line."""
+    """Console-script entry: run the app, turning our own errors into one line.
+
+    The exit code comes from ``errors.ERROR_TABLE``: 1 a failed or refused action, 2 a usage,
+    settings or data-location mistake.
+    """
     np.seterr(all="ignore")
     try:
         app(standalone_mode=True)
-    except (ConfigError, RegistryError) as error:
-        error_console.print(f"[red]error:[/] {error}")
-        sys.exit(2)
-    except AlreadyRunning as error:
-        error_console.print(f"[red]already running:[/] {error}")
-        sys.exit(1)
     except TradingEngineError as error:
-        error_console.print(f"[red]error:[/] {error}")
-        sys.exit(1)
+        label = "already running" if isinstance(error, AlreadyRunning) else "error"
+        error_console.print(f"[red]{label}:[/] {error}", highlight=False)
+        sys.exit(describe(error).exit_code)
 
 
 if __name__ == "__main__":

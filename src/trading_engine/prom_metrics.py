@@ -14,6 +14,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from .records import METRIC_KEYS, RollbackResult, RunRecord
+
 if TYPE_CHECKING:
     from .model_retraining import ModelRetrainingService
 
@@ -54,39 +56,39 @@ PREDICTION_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
     registry=REGISTRY,
 )
-GAUGED = ("f1_score", "accuracy", "precision", "recall", "roc_auc", "cv_mean", "cv_std")
 
 
 def set_model_metrics(metrics: dict[str, Any]) -> None:
-    for key in GAUGED:
+    for key in METRIC_KEYS:
         value = metrics.get(key)
         if isinstance(value, int | float):
             MODEL_METRIC.labels(metric=key).set(value)
 
 
-def observe_run(run: dict[str, Any]) -> None:
-    RETRAIN_RUNS.labels(outcome=run["outcome"]).inc()
-    RETRAIN_DURATION.observe(run.get("duration_seconds", 0.0))
-    if run["outcome"] == "deployed":
-        LAST_SUCCESS.set(datetime.fromisoformat(run["finished_at"]).timestamp())
-        set_model_metrics(run.get("metrics") or {})
-    for gate in (run.get("gates") or {}).get("gates", []):
-        if not gate["passed"] and run["outcome"] == "rejected":
-            GATE_REJECTIONS.labels(gate=gate["name"]).inc()
+def observe_run(run: RunRecord) -> None:
+    RETRAIN_RUNS.labels(outcome=run.outcome).inc()
+    RETRAIN_DURATION.observe(run.duration_seconds or 0.0)
+    if run.outcome == "deployed":
+        if run.finished_at:
+            LAST_SUCCESS.set(datetime.fromisoformat(run.finished_at).timestamp())
+        if run.metrics:
+            set_model_metrics(run.metrics.to_json())
+    if run.outcome == "rejected" and run.gates:
+        for gate in run.gates.failed:
+            GATE_REJECTIONS.labels(gate=gate.name).inc()
 
 
-def observe_rollback(result: dict[str, Any], metrics: dict[str, Any]) -> None:
+def observe_rollback(result: RollbackResult, metrics: dict[str, Any]) -> None:
     ROLLBACKS.inc()
     set_model_metrics(metrics)
 
 
 def initialize_metrics(service: ModelRetrainingService) -> None:
-    """Seed the gauges from the registry and subscribe to the service's events (the seed's name)."""
-    record = service.registry.read_record()
-    set_model_metrics(record.get("metrics") or record)
-    deployed = [run for run in record["history"] if run.get("outcome") == "deployed"]
-    if deployed and deployed[-1].get("finished_at"):
-        LAST_SUCCESS.set(datetime.fromisoformat(deployed[-1]["finished_at"]).timestamp())
+    """Seed the gauges from the store and subscribe to the service's events."""
+    set_model_metrics(service.registry.production_metrics())
+    _, deployed = service.registry.history(limit=1, outcome="deployed")
+    if deployed and deployed[0].finished_at:
+        LAST_SUCCESS.set(datetime.fromisoformat(deployed[0].finished_at).timestamp())
     if observe_run not in service.on_run:
         service.on_run.append(observe_run)
     if observe_rollback not in service.on_rollback:

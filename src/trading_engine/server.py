@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse
 
 from . import __version__, prom_metrics
 from .api import models, retraining, system
+from .api.errors import install_error_handlers
 from .config import Settings, get_settings
-from .errors import ConfigError
+from .errors import ConfigError, TradingEngineError
 from .logging_setup import configure_logging
 from .model_retraining import ModelRetrainingService, start_retraining_scheduler
-from .prediction import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prom_metrics.initialize_metrics(app.state.service)
+        app.state.service.recover()  # import, close dead jobs, repair files: never fatal
+        try:
+            prom_metrics.initialize_metrics(app.state.service)
+        except TradingEngineError as error:
+            logger.error("metrics not initialised: %s", error)
         if start_scheduler:
             try:
                 if service is None:
@@ -73,8 +77,9 @@ def create_app(
     app = FastAPI(title="trading-engine", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
-    app.state.predictor = Predictor(settings, service.production_model)
+    app.state.predictor = service.predictor()
     service.on_run.append(lambda run: app.state.predictor.invalidate())
+    install_error_handlers(app)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..model_retraining import ModelRetrainingService
-from ..prediction import Predictor
+from ..service.serving import Predictor
 
 bearer = HTTPBearer(
     auto_error=False, description="Needed for trigger and rollback when an API token is set"

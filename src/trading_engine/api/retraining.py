@@ -1,15 +1,15 @@
-"""The seed's retraining endpoints plus jobs and history."""
+"""The seed's retraining endpoints plus jobs and history. Thin: errors map in one table."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
-from ..errors import AlreadyRunning, RegistryError
 from .deps import ServiceDep, WriteAccess
 from .schemas import (
     HistoryPage,
+    JobResponse,
     Message,
     RollbackRequest,
     RollbackResponse,
@@ -18,7 +18,7 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/api/ml/retraining", tags=["retraining"])
-ERRORS = {401: {"model": Message}, 404: {"model": Message}, 409: {"model": Message}}
+ERRORS = {code: {"model": Message} for code in (401, 403, 404, 409, 413, 422, 503)}
 
 
 @router.get("/status", response_model=StatusResponse)
@@ -37,16 +37,9 @@ def trigger_retraining(
     service: ServiceDep,
     force: Annotated[bool, Query(description="Deploy even if gates fail (recorded)")] = False,
     full: Annotated[bool, Query(description="Weekly-style full retrain with tuning")] = False,
-) -> dict:
-    try:
-        job = service.start_retrain_job(force=force, full=full)
-    except AlreadyRunning as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return {
-        "job_id": job["job_id"],
-        "status": "started",
-        "message": "Retraining job started in background",
-    }
+) -> TriggerResponse:
+    job = service.start_retrain_job(force=force, full=full)
+    return TriggerResponse(job_id=job.job_id, message="Retraining job started in background")
 
 
 @router.post(
@@ -56,31 +49,21 @@ def rollback(
     service: ServiceDep,
     body: Annotated[RollbackRequest | None, Body()] = None,
     version: Annotated[str | None, Query(description="Version id; omit for the backup")] = None,
-) -> dict:
-    target = version or (body.version if body else None)
-    try:
-        return service.rollback(target)
-    except AlreadyRunning as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    except RegistryError as error:
-        text = str(error)
-        code = (
-            status.HTTP_404_NOT_FOUND
-            if "not found" in text
-            else (
-                status.HTTP_422_UNPROCESSABLE_CONTENT
-                if "not a version id" in text
-                else status.HTTP_409_CONFLICT
-            )
-        )
-        raise HTTPException(code, text) from None
+    expected_version: Annotated[
+        str | None, Query(description="Only if this version is still production")
+    ] = None,
+) -> RollbackResponse:
+    return service.rollback(
+        version or (body.version if body else None),
+        expected_version=expected_version or (body.expected_version if body else None),
+    )
 
 
-@router.get("/jobs/{job_id}", responses=ERRORS)
-def job_state(job_id: str, service: ServiceDep) -> dict:
+@router.get("/jobs/{job_id}", response_model=JobResponse, responses=ERRORS)
+def job_state(job_id: str, service: ServiceDep) -> JobResponse:
     job = service.get_job(job_id)
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id[:60]!r}")
     return job
 
 
@@ -89,11 +72,10 @@ def history(
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict:
-    runs = list(reversed(service.registry.read_record()["history"]))
-    return {
-        "total": len(runs),
-        "limit": limit,
-        "offset": offset,
-        "items": runs[offset : offset + limit],
-    }
+    outcome: Annotated[
+        Literal["running", "deployed", "rejected", "failed", "interrupted", "skipped"] | None,
+        Query(description="Only runs with this outcome"),
+    ] = None,
+) -> HistoryPage:
+    total, runs = service.registry.history(limit, offset, outcome)
+    return HistoryPage(total=total, limit=limit, offset=offset, items=runs)

@@ -1,10 +1,12 @@
-"""Request and response bodies (the seed's JSON shapes)."""
+"""Request and response bodies (the seed's JSON shapes), built from the typed records."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from ..records import Job, RollbackResult, RunRecord, VersionInfo
 
 
 class Message(BaseModel):
@@ -20,25 +22,33 @@ class TriggerResponse(BaseModel):
 
 class RollbackRequest(BaseModel):
     version: str | None = Field(None, description="Version id; omit to roll back to the backup")
+    expected_version: str | None = Field(
+        None, description="Roll back only if this is still production (concurrent callers)"
+    )
 
 
-class RollbackResponse(BaseModel):
-    success: bool
-    message: str
-    version: str
-    previous_version: str | None = None
+RollbackResponse = RollbackResult
+JobResponse = Job
+
+
+class ScheduledJob(BaseModel):
+    id: str
+    name: str
+    next_run_time: str | None
+    trigger: str
 
 
 class StatusResponse(BaseModel):
     running: bool
     retraining: bool
-    current_metrics: dict[str, Any]
+    current_metrics: dict[str, float | None]
     next_retraining: str | None
-    scheduled_jobs: list[dict[str, Any]]
+    scheduled_jobs: list[ScheduledJob]
     model_path: str
     backup_path: str
     production_version: str | None = None
-    last_run: dict[str, Any] | None = None
+    backup_version: str | None = None
+    last_run: RunRecord | None = None
 
 
 class ModelInfo(BaseModel):
@@ -51,6 +61,12 @@ class ModelInfo(BaseModel):
     train_start: str
     train_end: str
     horizon: int
+
+
+class VersionsResponse(BaseModel):
+    production: str | None
+    backup: str | None
+    versions: list[VersionInfo]
 
 
 class PredictRequest(BaseModel):
@@ -74,4 +90,12 @@ class HistoryPage(BaseModel):
     total: int
     limit: int
     offset: int
-    items: list[dict[str, Any]]
+    items: list[RunRecord]
+
+
+class Health(BaseModel):
+    status: str
+    model_loaded: bool
+    production_version: str | None
+    scheduler_running: bool
+    problem: str | None = None

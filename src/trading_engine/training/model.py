@@ -1,12 +1,20 @@
-"""A trained direction model: the LightGBM booster plus what it needs to be used honestly."""
+"""A trained direction model: the LightGBM booster plus what it needs to be used honestly.
+
+The model serialises itself into the store's container (LightGBM's own text format plus JSON
+metadata: never pickle); the store only keeps and verifies the bytes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+
+from ..errors import CorruptModel
+from ..store.container import Container, pack, unpack
 
 
 @dataclass
@@ -36,3 +44,54 @@ class TrainedModel:
             )
         # A few rows are faster on one thread than on a pool that has to wake up.
         return self.booster.predict(X, num_threads=1 if len(X) < 10_000 else 0)
+
+    def to_bytes(self, metadata: dict[str, Any]) -> bytes:
+        """The ``.bin`` file of this model, with ``metadata`` (version, gates...) in its header."""
+        header = {
+            **metadata,
+            "feature_names": list(self.feature_names),
+            "horizon": self.horizon,
+            "train_start": self.train_start,
+            "train_end": self.train_end,
+            "label_end": self.label_end,
+            "params": self.params,
+            "metrics": self.metrics,
+            "libraries": {name: package_version(name) for name in ("lightgbm", "numpy", "TA-Lib")},
+        }
+        return pack(header, self.booster.model_to_string().encode())
+
+    @classmethod
+    def from_container(cls, container: Container, source: str) -> TrainedModel:
+        metadata = container.metadata
+        try:
+            booster = lgb.Booster(model_str=container.payload.decode())
+            return cls(
+                booster=booster,
+                feature_names=tuple(metadata["feature_names"]),
+                horizon=int(metadata["horizon"]),
+                train_start=metadata["train_start"],
+                train_end=metadata["train_end"],
+                label_end=metadata["label_end"],
+                params=metadata.get("params", {}),
+                metrics=metadata.get("metrics", {}),
+            )
+        except (lgb.basic.LightGBMError, UnicodeDecodeError, KeyError, TypeError) as error:
+            raise CorruptModel(f"{source}: cannot be read as a model ({error})") from None
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model loaded from the store with its metadata."""
+
+    model: TrainedModel
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+
+def decode_model(data: bytes, source: str) -> StoredModel:
+    """Parse, verify and load a ``.bin`` file; ``CorruptModel`` says what is wrong with it."""
+    container = unpack(data, source)
+    return StoredModel(TrainedModel.from_container(container, source), container.metadata)

@@ -1,6 +1,7 @@
 """Crash-safe file writes: temp file in the same folder, fsync, rename, fsync the folder.
 
-A process killed at any instant leaves either the old file or the new one, never a mix.
+A process killed at any instant leaves either the old file or the new one, never a mix; an
+``OSError`` that means "cannot write here" (disk full, read-only) becomes ``StoreUnavailable``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..errors import UNAVAILABLE_ERRNOS, store_unavailable
+
+TEMP_SUFFIX = ".tmp"
 
 
 def fsync_directory(folder: Path) -> None:
@@ -23,10 +28,15 @@ def fsync_directory(folder: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically and durably."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+        )
+    except OSError as error:
+        if error.errno in UNAVAILABLE_ERRNOS:
+            raise store_unavailable(error, str(path)) from None
+        raise
     try:
         os.fchmod(descriptor, 0o644)  # mkstemp makes 0600; models are meant to be shared
         with os.fdopen(descriptor, "wb") as handle:
@@ -34,20 +44,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+        fsync_directory(path.parent)
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in UNAVAILABLE_ERRNOS:
+            raise store_unavailable(error, str(path)) from None
         raise
-    fsync_directory(path.parent)
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, json.dumps(payload, indent=2, default=str).encode())
 
 
-def remove_stale_temporaries(folder: Path) -> int:
-    """Delete temp files a killed writer left behind (they never replaced anything)."""
-    removed = 0
-    for leftover in Path(folder).glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
-        removed += 1
-    return removed
+def stale_temporaries(folder: Path) -> list[Path]:
+    """Temp files a killed writer left behind (they never replaced anything)."""
+    return sorted(Path(folder).glob(f".*{TEMP_SUFFIX}"))

@@ -1,0 +1,188 @@
+"""Typed records that cross the seams: store, service, API, CLI and alerts all use these.
+
+Each is a frozen pydantic model with one JSON form (``model_dump(mode="json")``); the API's
+response models are built from them, so ``/openapi.json`` describes what endpoints return.
+Records read back from the store ignore keys they do not know, so a newer release's records
+(or an older release's extra keys) never make a page unreadable.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The seed's production metrics, in the seed's order: `training_metrics.json` holds them as
+# flat keys, status shows them as `current_metrics`, Prometheus gauges them.
+METRIC_KEYS: tuple[str, ...] = (
+    "f1_score",
+    "accuracy",
+    "precision",
+    "recall",
+    "roc_auc",
+    "cv_mean",
+    "cv_std",
+)
+
+Outcome = Literal["running", "deployed", "rejected", "failed", "interrupted", "skipped"]
+JobStatus = Literal["queued", "running", "succeeded", "rejected", "failed", "interrupted"]
+FINAL_JOB_STATUS: dict[str, JobStatus] = {
+    "deployed": "succeeded",
+    "rejected": "rejected",
+    "failed": "failed",
+    "interrupted": "interrupted",
+    "skipped": "succeeded",
+}
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+class HoldoutMetrics(Record):
+    """How a candidate scored on its holdout (dates it never trained on), plus its CV."""
+
+    f1_score: float | None = None
+    accuracy: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    roc_auc: float | None = None
+    log_loss: float | None = None
+    brier: float | None = None
+    base_rate: float | None = None
+    baseline_accuracy: float | None = None
+    baseline_f1: float | None = None
+    rows: int | None = None
+    cv_mean: float | None = None
+    cv_std: float | None = None
+    train_rows: int | None = None
+    holdout_rows: int | None = None
+    train_start: str | None = None
+    train_end: str | None = None
+    holdout_start: str | None = None
+    holdout_end: str | None = None
+    horizon: int | None = None
+    purge_gap_days: int | None = None
+    final_rounds: int | None = None
+    accuracy_edge: float | None = None
+    skill_p_value_accuracy: float | None = None
+    skill_p_value_auc: float | None = None
+
+    def flat(self) -> dict[str, float | None]:
+        """The seed's metric keys only."""
+        return {key: getattr(self, key) for key in METRIC_KEYS}
+
+
+class GateResult(Record):
+    name: str
+    value: float
+    threshold: float
+    passed: bool
+    rule: str  # how value is compared with threshold: ">", "<=", "p <"
+
+
+class GateVerdict(Record):
+    passed: bool
+    forced: bool = False
+    gates: list[GateResult] = Field(default_factory=list)
+
+    @property
+    def failed(self) -> list[GateResult]:
+        return [gate for gate in self.gates if not gate.passed]
+
+
+class FoldSummary(Record):
+    fold: int
+    test_dates: tuple[str, str]
+    f1_score: float | None = None
+    accuracy: float | None = None
+
+
+class Comparison(Record):
+    """Candidate against production: on the same unseen rows ("paired") or its record."""
+
+    source: str
+    reason: str
+    days: int = 0
+    rows: int = 0
+    candidate: dict[str, float | None] = Field(default_factory=dict)
+    production: dict[str, float | None] = Field(default_factory=dict)
+
+
+class RunRecord(Record):
+    """One retrain, whatever its outcome. ``running`` until it ends; ``interrupted`` if it died."""
+
+    run_id: str
+    job_id: str | None = None
+    trigger: str = "manual"
+    full: bool = False
+    forced: bool = False
+    started_at: str
+    finished_at: str | None = None
+    duration_seconds: float | None = None
+    version: str | None = None
+    outcome: Outcome = "running"
+    reason: str | None = None
+    samples: int | None = None
+    tickers: int | None = None
+    metrics: HoldoutMetrics | None = None
+    previous_metrics: HoldoutMetrics | None = None
+    previous_version: str | None = None
+    gates: GateVerdict | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    folds: list[FoldSummary] = Field(default_factory=list)
+    comparison: Comparison | None = None
+    data_findings: int = 0
+    skipped: list[str] = Field(default_factory=list)
+    owner_pid: int | None = None  # the process running it, to tell a live run from a dead one
+
+
+class Deployment(Record):
+    """A change of production: a deploy or a rollback."""
+
+    kind: Literal["deploy", "rollback"]
+    from_version: str | None = None
+    to_version: str
+    at: str
+    reason: str = ""
+    forced: bool = False
+    run_id: str | None = None
+
+
+class Job(Record):
+    """A background retrain started through the API or the scheduler."""
+
+    job_id: str
+    status: JobStatus
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    force: bool = False
+    full: bool = False
+    trigger: str = "manual"
+    reason: str | None = None
+    version: str | None = None
+
+
+class VersionInfo(Record):
+    """A stored model version, as ``models`` and ``/api/ml/models`` list it."""
+
+    version: str
+    path: str
+    role: Literal["production", "backup"] | None = None
+    created_at: str | None = None
+    train_start: str | None = None
+    train_end: str | None = None
+    forced: bool = False
+    verified: bool = True
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+
+class RollbackResult(Record):
+    success: bool = True
+    message: str
+    version: str
+    previous_version: str | None = None

@@ -1,0 +1,147 @@
+"""One retrain, as a function: (settings, market snapshot, production, clock) -> run record.
+
+    build dataset -> (tune) -> train and evaluate -> judge -> deploy through the store
+
+No threads and no file I/O of its own: the runner loads the market and holds the writer's
+session; a replay can call the same function on data cut at any date with its own store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from ..config import Settings
+from ..data import MarketData
+from ..features import dataset_from_market
+from ..records import (
+    Comparison,
+    FoldSummary,
+    GateResult,
+    GateVerdict,
+    HoldoutMetrics,
+    RunRecord,
+)
+from ..store import ModelRegistry, WriteSession
+from ..training import train_and_evaluate, tune_hyperparameters
+from ..training.gates import GateReport
+from ..training.model import StoredModel
+from ..training.trainer import Progress, TrainingResult, no_progress
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    run: RunRecord  # deployed (already committed by the store) or rejected (not yet saved)
+    tuned_params: dict[str, Any] | None = None
+
+
+def gate_verdict(report: GateReport) -> GateVerdict:
+    return GateVerdict(
+        passed=report.passed,
+        forced=report.forced,
+        gates=[GateResult(**asdict(gate)) for gate in report.gates],
+    )
+
+
+def deploy_reason(verdict: GateVerdict, trigger: str) -> str:
+    if not verdict.forced:
+        return f"{trigger} retrain passed every gate"
+    failed = [gate.name for gate in verdict.failed]
+    if failed:
+        return f"forced deployment: failed gate(s) {', '.join(failed)} overridden"
+    return "forced deployment (every gate passed anyway)"
+
+
+def _evaluated(run: RunRecord, result: TrainingResult, production: StoredModel | None) -> RunRecord:
+    return run.model_copy(
+        update={
+            "samples": result.samples,
+            "tickers": result.tickers,
+            "metrics": HoldoutMetrics.model_validate(result.metrics),
+            "previous_metrics": (
+                HoldoutMetrics.model_validate(production.model.metrics) if production else None
+            ),
+            "previous_version": production.version if production else None,
+            "gates": gate_verdict(result.gates),
+            "timings": {key: round(value, 4) for key, value in result.timings.items()},
+            "folds": [
+                FoldSummary(
+                    fold=fold.fold,
+                    test_dates=fold.test_dates,
+                    f1_score=fold.metrics["f1_score"],
+                    accuracy=fold.metrics["accuracy"],
+                )
+                for fold in result.folds
+            ],
+            "comparison": (
+                Comparison.model_validate(asdict(result.comparison)) if result.comparison else None
+            ),
+        }
+    )
+
+
+def run_retrain(
+    settings: Settings,
+    market: MarketData,
+    production: StoredModel | None,
+    *,
+    clock: Callable[[], datetime],
+    store: ModelRegistry,
+    session: WriteSession,
+    run: RunRecord,
+    params: dict[str, Any] | None = None,
+    progress: Progress = no_progress,
+) -> PipelineResult:
+    """Train, judge and (when the gates or ``run.forced`` say so) deploy one candidate.
+
+    ``run`` is the record started by the caller (id, trigger, flags, data findings). With
+    ``run.full`` the hyperparameters are tuned first and returned for the caller to keep.
+    """
+    retraining = settings.retraining
+    progress("building features", 0, 1)
+    dataset = dataset_from_market(market, horizon=retraining.horizon, features=retraining.features)
+    tuned = None
+    if run.full:
+        tuned = tune_hyperparameters(dataset, retraining, progress=progress)
+        params = tuned
+    result = train_and_evaluate(
+        dataset,
+        production.model if production else None,
+        retraining,
+        params=params,
+        force=run.forced,
+        progress=progress,
+    )
+    evaluated = _evaluated(run, result, production)
+    verdict = evaluated.gates
+    assert verdict is not None
+    started = datetime.fromisoformat(run.started_at)
+    finished_at = clock()
+    finished = {
+        "finished_at": finished_at.isoformat(),
+        "duration_seconds": round((finished_at - started).total_seconds(), 3),
+    }
+    if not result.gates.deploy:
+        names = ", ".join(gate.name for gate in verdict.failed)
+        rejected = evaluated.model_copy(
+            update={**finished, "outcome": "rejected", "reason": f"failed gate(s): {names}"}
+        )
+        return PipelineResult(rejected, tuned)
+    version = store.new_version_id()
+    reason = deploy_reason(verdict, run.trigger)
+    deployed = evaluated.model_copy(
+        update={**finished, "outcome": "deployed", "reason": reason, "version": version}
+    )
+    data = result.model.to_bytes(
+        {
+            "version": version,
+            "created_at": finished_at.isoformat(),
+            "run_id": run.run_id,
+            "gate_report": verdict.to_json(),
+            "forced": run.forced,
+        }
+    )
+    store.deploy(session, version, data, run=deployed, reason=reason, forced=run.forced)
+    return PipelineResult(deployed, tuned)

@@ -1,0 +1,191 @@
+"""Serving: the production model (cached, verified, with fallbacks) and predictions from it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Settings
+from ..data import MarketData
+from ..errors import CorruptModel, NoProductionModel, UnknownTickers
+from ..features.indicators import compute_features, feature_window
+from ..store import ModelRegistry
+from ..training.model import StoredModel, decode_model
+
+logger = logging.getLogger(__name__)
+
+
+class ProductionModels:
+    """The production model, decoded once per change of ``prod_model.bin``.
+
+    Serves production's verified bytes; else the backup's; else the newest intact version,
+    reporting each problem once to ``on_problem`` (an alert).
+    """
+
+    def __init__(self, registry: ModelRegistry, on_problem: Callable[[str], None]) -> None:
+        self.registry = registry
+        self.on_problem = on_problem
+        self._cached: StoredModel | None = None
+        self._stamp: tuple | None = None
+        self._reported: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _file_stamp(self) -> tuple:
+        stamps = []
+        for path in (self.registry.prod_path, self.registry.db.path):
+            try:
+                status = path.stat()
+                # Every deploy renames a new file into place: a new inode, whatever the clock.
+                stamps.append((status.st_ino, status.st_mtime_ns, status.st_size))
+            except FileNotFoundError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def current(self) -> StoredModel | None:
+        with self._lock:
+            stamp = self._file_stamp()
+            if self._stamp == stamp and self._cached is not None:
+                return self._cached
+            self._cached, self._stamp = self._load(), stamp
+            return self._cached
+
+    def _load(self) -> StoredModel | None:
+        found, problems = self.registry.production_bytes()
+        stored = None
+        if found is not None:
+            try:
+                stored = decode_model(found.data, str(found.source))
+            except CorruptModel as error:
+                problems.append(str(error))
+        for problem in problems:
+            if problem not in self._reported:
+                self._reported.add(problem)
+                self.on_problem(problem)
+        if not problems:
+            self._reported.clear()
+        return stored
+
+    def require(self) -> StoredModel:
+        stored = self.current()
+        if stored is None:
+            raise NoProductionModel("no production model yet; run a retrain first")
+        return stored
+
+    def for_training(self) -> StoredModel | None:
+        """The champion a candidate must beat: production, or the backup serving for it.
+
+        When neither loads (only an older version does), training treats production as
+        absent: comparing with a model nobody chose would be meaningless.
+        """
+        stored = self.current()
+        if stored is None:
+            return None
+        pointers = self.registry.pointers()
+        if stored.version in (pointers.get("production"), pointers.get("backup")):
+            return stored
+        self.on_problem(
+            "production and backup are both unreadable: the candidate is judged without a "
+            f"champion (version {stored.version} is served meanwhile)"
+        )
+        return None
+
+
+@dataclass(frozen=True)
+class LatestFeatures:
+    """Each ticker's newest row of features, for one feature list."""
+
+    feature_names: tuple[str, ...]
+    rows: dict[str, tuple[np.datetime64, np.ndarray]]  # ticker -> (as-of date, features)
+    loaded_at: float
+
+
+def latest_features(
+    market: MarketData, feature_names: Sequence[str]
+) -> dict[str, tuple[np.datetime64, np.ndarray]]:
+    """Features of each ticker's last bar only (the tail window is all a feature needs)."""
+    tail = feature_window(feature_names) * 3  # EMAs settle well within three windows
+    rows = {}
+    for ticker, history in market.histories.items():
+        recent = history.rows(slice(max(0, len(history) - tail), None))
+        rows[ticker] = (history.dates[-1], compute_features(recent, feature_names)[-1])
+    return rows
+
+
+@dataclass(frozen=True)
+class Prediction:
+    ticker: str
+    probability_up: float
+    direction: str
+    as_of: str
+    horizon_days: int
+    model_version: str
+
+
+class Predictor:
+    """Serves probabilities of an up-move; features are recomputed at most every ``ttl`` s."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: Callable[[], StoredModel | None],
+        load: Callable[[Settings], MarketData],
+        *,
+        ttl_seconds: float = 300.0,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.ttl_seconds = ttl_seconds
+        self._load = load
+        self._cache: LatestFeatures | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._cache = None
+
+    def _fresh(self, names: tuple[str, ...]) -> LatestFeatures | None:
+        cache = self._cache
+        current = cache is not None and cache.feature_names == names
+        if current and time.monotonic() - cache.loaded_at < self.ttl_seconds:
+            return cache
+        return None
+
+    def _features(self, names: tuple[str, ...]) -> LatestFeatures:
+        if cached := self._fresh(names):
+            return cached
+        with self._lock:  # one reload at a time; the others wait, then reuse it
+            if cached := self._fresh(names):
+                return cached
+            market = self._load(self.settings)
+            self._cache = LatestFeatures(names, latest_features(market, names), time.monotonic())
+            return self._cache
+
+    def predict(self, tickers: Sequence[str]) -> list[Prediction]:
+        stored = self.model()
+        if stored is None:
+            raise NoProductionModel("no production model yet; run a retrain first")
+        wanted = [t.strip().upper() for t in tickers]
+        latest = self._features(tuple(stored.model.feature_names))
+        unknown = [t for t in wanted if t not in latest.rows]
+        if unknown:
+            known = ", ".join(sorted(latest.rows)[:10])
+            raise UnknownTickers(
+                f"unknown ticker(s): {', '.join(unknown)} (known include: {known})"
+            )
+        X = np.vstack([latest.rows[t][1] for t in wanted]).astype(np.float32)
+        probability = stored.model.predict_proba(X)
+        return [
+            Prediction(
+                ticker=ticker,
+                probability_up=float(p),
+                direction="up" if p > 0.5 else "down",
+                as_of=str(latest.rows[ticker][0]),
+                horizon_days=stored.model.horizon,
+                model_version=stored.version,
+            )
+            for ticker, p in zip(wanted, probability, strict=True)
+        ]
