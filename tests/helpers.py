@@ -1,4 +1,4 @@
-"""Run the real ``trading-engine`` entry point in a subprocess."""
+"""Run the real ``trading-engine`` entry point, or a bare import, in a subprocess."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import trading_engine
 
 ENTRY_POINT = Path(sys.executable).with_name("trading-engine")
 
@@ -31,3 +33,19 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def modules_loaded_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after ``statement``: this checkout's code, not an
+    installed copy."""
+    source = Path(trading_engine.__file__).parents[1]
+    script = f"{statement}\nimport sys\nprint(*sys.modules, sep='\\n')"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(source)},
+        check=True,
+        timeout=60,
+    )
+    return set(result.stdout.split())

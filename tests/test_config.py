@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import modules_loaded_by, run_cli
 from trading_engine.config import load_settings
 from trading_engine.errors import ConfigError
 
@@ -53,3 +53,11 @@ def test_bad_setting_through_the_cli_exits_2_without_traceback():
     result = run_cli("data", "check", env={"TRADING_ENGINE_MARKET__PERIOD": "forever"})
     assert result.returncode == 2
     assert "setting 'market.period'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_settings_do_not_import_talib():
+    loaded = modules_loaded_by("import trading_engine.config")
+    assert "trading_engine.features.catalogue" in loaded
+    assert "talib" not in loaded and "numpy" not in loaded
+    # Negative control: the check sees TA-Lib when the computations are imported.
+    assert "talib" in modules_loaded_by("import trading_engine.features.indicators")

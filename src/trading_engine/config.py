@@ -24,7 +24,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError
-from .features.indicators import BASE_FEATURES, FEATURES
+from .features.catalogue import BASE_FEATURES, CATALOGUE
 
 DEFAULT_STOCKS: tuple[str, ...] = (
     "AAPL",
@@ -208,9 +208,9 @@ class RetrainingSettings(BaseModel):
     @field_validator("features")
     @classmethod
     def _check_features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in FEATURES]
+        unknown = [name for name in value if name not in CATALOGUE]
         if unknown:
-            raise ValueError(f"unknown feature(s) {unknown}; known: {', '.join(FEATURES)}")
+            raise ValueError(f"unknown feature(s) {unknown}; known: {', '.join(CATALOGUE)}")
         if not value:
             raise ValueError("needs at least one feature")
         return value

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DataError
-from ..features.indicators import feature_window
+from ..features.catalogue import feature_window
 from .demo import DemoMarket
 from .folder import FolderProvider
 from .market import Finding, MarketData, PriceHistory, QualityReport

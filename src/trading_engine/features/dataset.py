@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.market import MarketData, QualityReport
-from .indicators import BASE_FEATURES, compute_features, feature_window
+from .catalogue import BASE_FEATURES, feature_window
+from .indicators import compute_features
 from .labels import direction_labels, label_end_dates
 
 if TYPE_CHECKING:
