@@ -180,7 +180,12 @@ def build_dataset(
     from ..data.providers import load_market
 
     settings = settings or get_settings()
-    market = load_market(settings, tickers=tickers, period=period or settings.market.period)
+    market = load_market(
+        settings,
+        tickers=tickers,
+        period=period or settings.market.period,
+        min_history=feature_window(settings.retraining.features),
+    )
     return dataset_from_market(
         market, horizon=settings.retraining.horizon, features=settings.retraining.features
     )
