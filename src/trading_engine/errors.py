@@ -4,7 +4,7 @@ Every error a user can cause derives from ``TradingEngineError`` so the CLI and 
 turn it into a one-line message instead of a traceback::
 
     TradingEngineError
-    ├── ConfigError           a setting has a bad value
+    ├── ConfigError           a setting is unknown, misspelt or has a bad value
     ├── DataError             market data is unusable (too few tickers, provider failure)
     │   └── ProviderError     a provider could not fetch data (names the tickers)
     ├── ValidationRejected    a candidate model failed its gates
@@ -20,7 +20,7 @@ class TradingEngineError(Exception):
 
 
 class ConfigError(TradingEngineError):
-    """A setting has a value that cannot be used."""
+    """A setting is unknown (a misspelt key or variable) or has a value that cannot be used."""
 
 
 class DataError(TradingEngineError):
