@@ -11,6 +11,7 @@ from pathlib import Path
 import trading_engine
 
 ENTRY_POINT = Path(sys.executable).with_name("trading-engine")
+SOURCE = Path(trading_engine.__file__).parents[1]  # the folder this checkout imports from
 
 
 def run_cli(
@@ -22,6 +23,8 @@ def run_cli(
         if not k.startswith("TRADING_ENGINE_") or "NUM_THREADS" in k
     }
     environment.update({"COLUMNS": "200", "TRADING_ENGINE_DATA__DEMO_END": "2026-11-24"})
+    # The code under test, even when PYTHONPATH is relative and the command runs elsewhere.
+    environment["PYTHONPATH"] = str(SOURCE)
     environment.update(env or {})
     return subprocess.run(
         [str(ENTRY_POINT), *args],
@@ -38,13 +41,12 @@ def run_cli(
 def modules_loaded_by(statement: str) -> set[str]:
     """The modules a fresh interpreter holds after ``statement``: this checkout's code, not an
     installed copy."""
-    source = Path(trading_engine.__file__).parents[1]
     script = f"{statement}\nimport sys\nprint(*sys.modules, sep='\\n')"
     result = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(source)},
+        env={**os.environ, "PYTHONPATH": str(SOURCE)},
         check=True,
         timeout=60,
     )
