@@ -25,7 +25,7 @@ from common import machine, save, write_demo_folder
 from features import usual_stack
 from trading_engine.config import load_settings
 from trading_engine.data import load_market
-from trading_engine.features import dataset_from_market
+from trading_engine.features import dataset_from_market, feature_window
 from trading_engine.training import train_and_evaluate
 from trading_engine.training.metrics import classification_metrics
 
@@ -35,7 +35,8 @@ END = "2026-11-24"
 def ours(folder: Path) -> tuple[float, dict]:
     settings = load_settings(data={"provider": "csv", "folder": folder}, market={"period": "max"})
     start = time.perf_counter()
-    market = load_market(settings, today=np.datetime64(END))
+    min_history = feature_window(settings.retraining.features)
+    market = load_market(settings, today=np.datetime64(END), min_history=min_history)
     dataset = dataset_from_market(market)
     result = train_and_evaluate(dataset, None, settings.retraining)
     return time.perf_counter() - start, result.metrics

@@ -67,7 +67,7 @@ def run_pipeline(folder: Path, models: Path) -> dict:
 
     from trading_engine.config import load_settings
     from trading_engine.data import load_market
-    from trading_engine.features import dataset_from_market
+    from trading_engine.features import dataset_from_market, feature_window
     from trading_engine.records import RunRecord
     from trading_engine.store import ModelRegistry
     from trading_engine.training import train_and_evaluate
@@ -77,7 +77,11 @@ def run_pipeline(folder: Path, models: Path) -> dict:
     )
     stages: dict[str, dict] = {}
     with Stage() as stage:
-        market = load_market(settings, today=np.datetime64("2026-11-24"))
+        market = load_market(
+            settings,
+            today=np.datetime64("2026-11-24"),
+            min_history=feature_window(settings.retraining.features),
+        )
     stages["load"] = {"seconds": stage.seconds, "peak_mb": stage.peak}
     with Stage() as stage:
         dataset = dataset_from_market(market)

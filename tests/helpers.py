@@ -1,4 +1,4 @@
-"""Run the real ``trading-engine`` entry point in a subprocess."""
+"""Run the real ``trading-engine`` entry point, or a bare import, in a subprocess."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import trading_engine
+
 ENTRY_POINT = Path(sys.executable).with_name("trading-engine")
+SOURCE = Path(trading_engine.__file__).parents[1]  # the folder this checkout imports from
 
 
 def run_cli(
@@ -20,6 +23,8 @@ def run_cli(
         if not k.startswith("TRADING_ENGINE_") or "NUM_THREADS" in k
     }
     environment.update({"COLUMNS": "200", "TRADING_ENGINE_DATA__DEMO_END": "2026-11-24"})
+    # The code under test, even when PYTHONPATH is relative and the command runs elsewhere.
+    environment["PYTHONPATH"] = str(SOURCE)
     environment.update(env or {})
     return subprocess.run(
         [str(ENTRY_POINT), *args],
@@ -31,3 +36,18 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def modules_loaded_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after ``statement``: this checkout's code, not an
+    installed copy."""
+    script = f"{statement}\nimport sys\nprint(*sys.modules, sep='\\n')"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SOURCE)},
+        check=True,
+        timeout=60,
+    )
+    return set(result.stdout.split())

@@ -44,9 +44,9 @@ def _print_json(payload: object) -> None:
 
 
 def _load(settings: Settings, folder: Path | None):
-    from .data import load_market
+    from .model_retraining import load_training_market
 
-    return load_market(settings, folder=folder)
+    return load_training_market(settings, folder=folder)
 
 
 @data_app.command("check")
@@ -160,10 +160,10 @@ def _service(settings: Settings | None = None, data: Path | None = None):
     configure_logging(settings.paths.logs_dir)
     if data is None:
         return ModelRetrainingService(settings)
-    from .data import load_market
+    from .model_retraining import load_training_market
 
     return ModelRetrainingService(
-        settings, load=lambda s, today: load_market(s, folder=data, today=today)
+        settings, load=lambda s, today: load_training_market(s, today, folder=data)
     )
 
 

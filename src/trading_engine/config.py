@@ -3,28 +3,52 @@
 Values come from, lowest priority first: the defaults below, an optional TOML file
 (``trading-engine.toml`` in the working folder, or the file named by
 ``TRADING_ENGINE_CONFIG``), and environment variables ``TRADING_ENGINE_<SECTION>__<NAME>``,
-e.g. ``TRADING_ENGINE_MARKET__PERIOD=3y`` or ``TRADING_ENGINE_DATA__PROVIDER=csv``.
-A bad value stops start-up with one line naming the setting.
+e.g. ``TRADING_ENGINE_MARKET__PERIOD=3y`` or ``TRADING_ENGINE_DATA__PROVIDER=csv``. List
+settings take a comma list or a JSON list: ``TRADING_ENGINE_MARKET__DEFAULT_STOCKS=AAPL,MSFT``.
+
+Nothing can be misspelt: an unknown key at any level of the TOML file, or a
+``TRADING_ENGINE_*`` variable that names no setting, stops start-up like a bad value does,
+with one line naming the source (file or variable), the setting, the value and what was
+expected (or the closest valid name).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
+    SettingsError,
 )
 
+from .config_sources import (
+    ENV_PREFIX,
+    Provenance,
+    StrictEnvironment,
+    TomlFile,
+    describe,
+    needs,
+)
 from .errors import ConfigError
-from .features.indicators import BASE_FEATURES, FEATURES
+from .features.catalogue import BASE_FEATURES, CATALOGUE
 
 DEFAULT_STOCKS: tuple[str, ...] = (
     "AAPL",
@@ -82,26 +106,52 @@ DEFAULT_STOCKS: tuple[str, ...] = (
 PERIOD_PATTERN = re.compile(r"^(max|\d+(d|wk|mo|y))$")
 
 
-class MarketSettings(BaseModel):
-    default_stocks: tuple[str, ...] = DEFAULT_STOCKS
+def _comma_or_json_list(value: object) -> object:
+    """A list setting given as text (the environment): ``AAPL,MSFT`` or ``["AAPL", "MSFT"]``."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(
+                'expected a comma list like AAPL,MSFT or a JSON list like ["AAPL", "MSFT"]'
+            ) from None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+# NoDecode: the environment source would otherwise JSON-decode the variable itself and fail on
+# "AAPL,MSFT" before any validator runs; the validator above reads both forms.
+NameList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_or_json_list)]
+
+
+class Section(BaseModel):
+    """A table of settings: an unknown key is an error, not a silently ignored typo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MarketSettings(Section):
+    default_stocks: NameList = DEFAULT_STOCKS
     period: str = "5y"  # yfinance style: 1260d, 52wk, 60mo, 5y or max
 
     @field_validator("period")
     @classmethod
     def _check_period(cls, value: str) -> str:
         if not PERIOD_PATTERN.match(value):
-            raise ValueError(f"expected a period like 5y, 60mo, 52wk, 1260d or max, got {value!r}")
+            raise ValueError("expected a period like 5y, 60mo, 52wk, 1260d or max")
         return value
 
     @field_validator("default_stocks")
     @classmethod
     def _check_stocks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError("needs at least one ticker")
+            raise ValueError("expected at least one ticker")
         return tuple(ticker.strip().upper() for ticker in value)
 
 
-class DataSettings(BaseModel):
+class DataSettings(Section):
     provider: Literal["demo", "csv", "parquet", "yfinance"] = "demo"
     folder: Path | None = None  # for csv / parquet: one TICKER.csv or TICKER.parquet per ticker
     min_tickers: int = Field(1, ge=1)  # stop the run when fewer usable tickers remain
@@ -117,11 +167,11 @@ class DataSettings(BaseModel):
     @model_validator(mode="after")
     def _folder_needed(self) -> DataSettings:
         if self.provider in ("csv", "parquet") and self.folder is None:
-            raise ValueError(f"provider {self.provider!r} needs data.folder to be set")
+            raise needs("provider", "needs data.folder to be set (a folder of TICKER files)")
         return self
 
 
-class LightGBMSettings(BaseModel):
+class LightGBMSettings(Section):
     """Hyperparameters of the LightGBM classifier (the weekly run re-tunes the tunable ones)."""
 
     learning_rate: float = Field(0.1, gt=0, le=1)
@@ -137,14 +187,14 @@ class LightGBMSettings(BaseModel):
     num_threads: int = Field(0, ge=0)  # 0 = all cores
 
 
-class TuningSettings(BaseModel):
+class TuningSettings(Section):
     """Optuna search of the weekly full retrain."""
 
     n_trials: int = Field(25, ge=1)
     timeout_seconds: float = Field(600.0, gt=0)
 
 
-class ScheduleSettings(BaseModel):
+class ScheduleSettings(Section):
     """When the scheduler retrains (the seed: daily 02:00, weekly full retrain Sunday 03:00)."""
 
     daily_hour: int = Field(2, ge=0, le=23)
@@ -164,13 +214,13 @@ class ScheduleSettings(BaseModel):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r}") from None
+                raise ValueError("expected an IANA time zone like America/New_York") from None
         return value
 
 
-class RetrainingSettings(BaseModel):
+class RetrainingSettings(Section):
     horizon: int = Field(5, ge=1, le=60)  # trading days the label looks ahead
-    features: tuple[str, ...] = BASE_FEATURES
+    features: NameList = BASE_FEATURES
     min_f1_score: float = Field(0.65, ge=0, le=1)  # the seed's MIN_F1_SCORE
     min_accuracy: float = Field(0.70, ge=0, le=1)  # the seed's MIN_ACCURACY
     max_performance_drop: float = Field(0.10, ge=0, le=1)  # the seed's MAX_PERFORMANCE_DROP
@@ -194,7 +244,7 @@ class RetrainingSettings(BaseModel):
     @model_validator(mode="after")
     def _sliding_needs_size(self) -> RetrainingSettings:
         if self.window == "sliding" and self.max_train_days is None:
-            raise ValueError("window 'sliding' needs retraining.max_train_days")
+            raise needs("window", "needs retraining.max_train_days to be set")
         return self
 
     @property
@@ -208,26 +258,26 @@ class RetrainingSettings(BaseModel):
     @field_validator("features")
     @classmethod
     def _check_features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in FEATURES]
+        unknown = [name for name in value if name not in CATALOGUE]
         if unknown:
-            raise ValueError(f"unknown feature(s) {unknown}; known: {', '.join(FEATURES)}")
+            raise ValueError(f"unknown feature(s) {unknown}; known: {', '.join(CATALOGUE)}")
         if not value:
-            raise ValueError("needs at least one feature")
+            raise ValueError("expected at least one feature")
         return value
 
 
-class AlertSettings(BaseModel):
+class AlertSettings(Section):
     webhook_url: str | None = None  # POSTed a JSON body with a "text" field
     webhook_timeout_seconds: float = Field(5.0, gt=0)
     webhook_retries: int = Field(2, ge=0)
 
 
-class PathSettings(BaseModel):
+class PathSettings(Section):
     models_dir: Path = Path("models")
     logs_dir: Path = Path("logs")
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_token: SecretStr | None = None
@@ -237,7 +287,7 @@ class Settings(BaseSettings):
     """Everything configurable, in one place."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TRADING_ENGINE_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         env_ignore_empty=True,
         extra="forbid",
@@ -259,29 +309,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("TRADING_ENGINE_CONFIG", "trading-engine.toml")
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "settings"
-    received = first.get("input")
-    shown = "" if isinstance(received, dict) else f" (got {received!r})"
-    return f"setting '{where}': {first['msg']}{shown}"
+        return (init_settings, StrictEnvironment(settings_cls), TomlFile(settings_cls))
 
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings from defaults, the TOML file, the environment and ``overrides``."""
-    toml_file = os.environ.get("TRADING_ENGINE_CONFIG")
-    if toml_file and not Path(toml_file).is_file():
-        raise ConfigError(f"TRADING_ENGINE_CONFIG names {toml_file!r}, which is not a file")
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
-    except ValueError as error:  # a TOML syntax error
-        raise ConfigError(f"settings file: {error}") from None
+        raise ConfigError(describe(error, Settings, Provenance(overrides, os.environ))) from None
+    except SettingsError as error:  # a value the environment source could not decode
+        raise ConfigError(f"environment: {error}") from None
 
 
 @lru_cache(maxsize=1)

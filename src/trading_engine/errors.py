@@ -4,7 +4,7 @@ Every error a user can cause derives from ``TradingEngineError`` so the CLI and 
 into a one-line message instead of a traceback::
 
     TradingEngineError
-    ├── ConfigError              a setting has a bad value
+    ├── ConfigError              a setting is unknown, misspelt or has a bad value
     ├── DataError                market data is unusable (too few tickers, provider failure)
     │   ├── ProviderError        a provider could not fetch data (names the tickers)
     │   └── UnknownTickers       tickers the model's market data does not have

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from .alerts import ERROR, Alert, Alerts, FileAlertSink, WebhookAlertSink
 from .config import Settings, get_settings
 from .data import MarketData, load_market
 from .errors import AlreadyRunning, StoreUnavailable
+from .features.catalogue import feature_window
 from .logging_setup import configure_logging
 from .records import METRIC_KEYS, Job, RollbackResult, RunRecord
 from .service import schedule
@@ -49,8 +51,17 @@ def default_alerts(settings: Settings, clock: Callable[[], datetime]) -> Alerts:
     return Alerts(sinks, clock=lambda: clock().astimezone())
 
 
-def _load_configured(settings: Settings, today: np.datetime64) -> MarketData:
-    return load_market(settings, today=today)
+def load_training_market(
+    settings: Settings, today: np.datetime64 | None = None, folder: Path | None = None
+) -> MarketData:
+    """The configured market (or ``folder``) as of ``today``: tickers too short for the
+    slowest feature plus the horizon are skipped with a finding."""
+    return load_market(
+        settings,
+        folder=folder,
+        today=today,
+        min_history=feature_window(settings.retraining.features),
+    )
 
 
 class ModelRetrainingService:
@@ -73,7 +84,7 @@ class ModelRetrainingService:
             clock=clock,
             on_repair=self._repaired,
         )
-        self._load = load or _load_configured
+        self._load = load or load_training_market
         self.production = ProductionModels(self.registry, self._production_problem)
         self.runner = Runner(
             self.settings,

@@ -13,6 +13,8 @@ from tests.helpers import run_cli
 from trading_engine.data import load_market, require_enough
 from trading_engine.errors import DataError
 
+MIN_HISTORY = 200  # what the retraining service passes: the slowest base feature's window
+
 
 @pytest.fixture
 def broken_folder(tmp_path):
@@ -80,7 +82,7 @@ EXPECTED = {
 
 
 def test_every_fault_is_named_with_its_reason_and_action(broken_folder, settings):
-    market = load_market(settings, folder=broken_folder, today=TODAY)
+    market = load_market(settings, folder=broken_folder, today=TODAY, min_history=MIN_HISTORY)
     found = {(f.source, f.problem): f.action for f in market.report.findings}
     for source, (problem, action) in EXPECTED.items():
         assert found.get((source, problem)) == action, (source, problem, market.report.findings)
@@ -89,7 +91,7 @@ def test_every_fault_is_named_with_its_reason_and_action(broken_folder, settings
 
 
 def test_messages_say_what_was_found(broken_folder, settings):
-    market = load_market(settings, folder=broken_folder, today=TODAY)
+    market = load_market(settings, folder=broken_folder, today=TODAY, min_history=MIN_HISTORY)
     messages = {f.source: f.message() for f in market.report.findings}
     assert (
         "column 'close' missing (found: date, open, high, low, volume)" in messages["NOCLOSE.csv"]
@@ -104,7 +106,7 @@ def test_messages_say_what_was_found(broken_folder, settings):
 
 
 def test_repairs_give_clean_histories(broken_folder, settings):
-    market = load_market(settings, folder=broken_folder, today=TODAY)
+    market = load_market(settings, folder=broken_folder, today=TODAY, min_history=MIN_HISTORY)
     for history in market.histories.values():
         assert (np.diff(history.dates).astype(int) > 0).all()
         assert (history.low <= history.high).all()

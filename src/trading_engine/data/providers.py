@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DataError
-from ..features.indicators import feature_window
 from .demo import DemoMarket
 from .folder import FolderProvider
 from .market import Finding, MarketData, PriceHistory, QualityReport
@@ -33,11 +32,6 @@ def period_start(last_date: np.datetime64, period: str) -> np.datetime64 | None:
     return np.datetime64(last_date, "D") - np.timedelta64(days - 1, "D")
 
 
-def minimum_rows(settings: Settings) -> int:
-    """Rows a ticker needs for one labelled row: the slowest feature's window plus the horizon."""
-    return feature_window(settings.retraining.features) + settings.retraining.horizon
-
-
 def _business_days_between(earlier: np.datetime64, later: np.datetime64) -> int:
     return int(np.busday_count(np.datetime64(earlier, "D"), np.datetime64(later, "D")))
 
@@ -49,14 +43,19 @@ def load_market(
     period: str | None = None,
     folder: Path | None = None,
     today: np.datetime64 | None = None,
+    min_history: int = 1,
 ) -> MarketData:
     """Load validated market data. Never raises for bad files: they become findings.
 
     ``folder`` overrides the configured provider with a folder of csv and parquet files.
     ``today`` is the run date (injected so tests control the clock).
+    ``min_history`` is the bars a ticker needs before its first usable row: callers that
+    compute features pass the slowest feature's window (``features.catalogue.feature_window``);
+    data knows nothing of features. A ticker also needs ``retraining.horizon`` bars after that
+    row for its label, so tickers shorter than ``min_history + horizon`` are skipped.
     """
     period = period or settings.market.period
-    min_rows = minimum_rows(settings)
+    min_rows = min_history + settings.retraining.horizon
     today = np.datetime64(today or np.datetime64("today"), "D")
     findings: list[Finding] = []
     data = settings.data

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.market import MarketData, QualityReport
-from .indicators import BASE_FEATURES, compute_features, feature_window
+from .catalogue import BASE_FEATURES, feature_window
+from .indicators import compute_features
 from .labels import direction_labels, label_end_dates
 
 if TYPE_CHECKING:
@@ -179,7 +180,12 @@ def build_dataset(
     from ..data.providers import load_market
 
     settings = settings or get_settings()
-    market = load_market(settings, tickers=tickers, period=period or settings.market.period)
+    market = load_market(
+        settings,
+        tickers=tickers,
+        period=period or settings.market.period,
+        min_history=feature_window(settings.retraining.features),
+    )
     return dataset_from_market(
         market, horizon=settings.retraining.horizon, features=settings.retraining.features
     )

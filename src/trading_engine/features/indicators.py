@@ -1,4 +1,4 @@
-"""The registry of named features.
+"""The computations of the named features (their names and windows: ``catalogue.py``).
 
 Every feature is scale-free (a ratio, a return, an oscillator), so one model serves tickers
 priced at $5 and at $500. Each is computed from a ticker's own history with TA-Lib or numpy,
@@ -15,6 +15,9 @@ import numpy as np
 import talib
 
 from ..data.market import PriceHistory
+from .catalogue import BASE_FEATURES, CATALOGUE, feature_window
+
+__all__ = ["BASE_FEATURES", "FEATURES", "Feature", "compute_features", "feature_window"]
 
 
 @dataclass(frozen=True)
@@ -69,32 +72,22 @@ def _volatility(history: PriceHistory) -> np.ndarray:
     return talib.STDDEV(daily, timeperiod=20, nbdev=1.0)
 
 
-FEATURES: dict[str, Feature] = {
-    f.name: f
-    for f in (
-        Feature("SMA50", 50, "close / 50-day simple moving average - 1", _ratio_to_sma(50)),
-        Feature("SMA200", 200, "close / 200-day simple moving average - 1", _ratio_to_sma(200)),
-        Feature("RSI", 15, "14-day relative strength index (0-100)", _rsi),
-        Feature("MACD", 34, "MACD line (EMA12 - EMA26) / close", _macd),
-        Feature(
-            "BB",
-            20,
-            "position inside the 20-day 2-sigma Bollinger band (0=low, 1=up)",
-            _bollinger_position,
-        ),
-        Feature("Volume_Change", 20, "volume / 20-day average volume - 1", _volume_change),
-        Feature("Return_1d", 2, "close / previous close - 1", _return(1)),
-        Feature("Return_5d", 6, "close / close 5 bars earlier - 1", _return(5)),
-        Feature("Volatility", 21, "20-day standard deviation of daily returns", _volatility),
-    )
+_COMPUTE: dict[str, Callable[[PriceHistory], np.ndarray]] = {
+    "SMA50": _ratio_to_sma(50),
+    "SMA200": _ratio_to_sma(200),
+    "RSI": _rsi,
+    "MACD": _macd,
+    "BB": _bollinger_position,
+    "Volume_Change": _volume_change,
+    "Return_1d": _return(1),
+    "Return_5d": _return(5),
+    "Volatility": _volatility,
 }
 
-BASE_FEATURES: tuple[str, ...] = tuple(FEATURES)
-
-
-def feature_window(names: Sequence[str] = BASE_FEATURES) -> int:
-    """Bars of history the slowest of ``names`` needs before its first value."""
-    return max(FEATURES[name].window for name in names)
+FEATURES: dict[str, Feature] = {
+    name: Feature(name, spec.window, spec.description, _COMPUTE[name])
+    for name, spec in CATALOGUE.items()
+}
 
 
 def compute_features(history: PriceHistory, names: Sequence[str] = BASE_FEATURES) -> np.ndarray:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.market import PriceHistory
-from .indicators import BASE_FEATURES, compute_features
+from .catalogue import BASE_FEATURES
+from .indicators import compute_features
 
 
 @dataclass(frozen=True)
