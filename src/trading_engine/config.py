@@ -227,10 +227,28 @@ class PathSettings(BaseModel):
     logs_dir: Path = Path("logs")
 
 
+MIN_TOKEN_LENGTH = 16
+SECRET_SETTINGS = frozenset({"api_token"})  # never echoed in an error message
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_token: SecretStr | None = None
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"an API token needs at least {MIN_TOKEN_LENGTH} characters, got {len(token)} "
+                "after stripping whitespace; generate one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        return SecretStr(token)
 
 
 class Settings(BaseSettings):
@@ -267,7 +285,8 @@ def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "settings"
     received = first.get("input")
-    shown = "" if isinstance(received, dict) else f" (got {received!r})"
+    secret = bool(first["loc"]) and first["loc"][-1] in SECRET_SETTINGS
+    shown = "" if secret or isinstance(received, dict) else f" (got {received!r})"
     return f"setting '{where}': {first['msg']}{shown}"
 
 
