@@ -7,12 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from . import __version__, prom_metrics
-from .api import models, retraining, system
+from .api import errors, models, retraining, system
 from .config import Settings, get_settings
 from .errors import ConfigError
 from .logging_setup import configure_logging
@@ -76,27 +76,11 @@ def create_app(
     app.state.predictor = Predictor(settings, service.production_model)
     service.on_run.append(lambda run: app.state.predictor.invalidate())
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        names = {401: "unauthorized", 404: "not_found", 409: "conflict", 422: "invalid_request"}
-        return JSONResponse(
-            {"error": names.get(error.status_code, "error"), "message": error.detail},
-            status_code=error.status_code,
-            headers=error.headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return JSONResponse(
-            {
-                "error": "invalid_request",
-                "message": f"{where}: {first.get('msg', 'invalid')}",
-                "detail": [{"loc": e.get("loc"), "msg": e.get("msg")} for e in error.errors()],
-            },
-            status_code=422,
-        )
+    # Every error is {"error", "message"}: starlette's HTTPException covers FastAPI's and the
+    # router's own 404 and 405; a 500 is logged with its traceback, then re-raised by Starlette.
+    app.add_exception_handler(HTTPException, errors.http_error)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(Exception, errors.internal_error)
 
     for router in (retraining.router, models.router, system.router):
         app.include_router(router)

@@ -39,9 +39,10 @@ def wait_for_job(client, job_id, timeout=120):
 def make_client(tmp_path):
     clients = []
 
-    def make(start_scheduler=False, **server):
+    def make(start_scheduler=False, raise_server_exceptions=True, **server):
         service = ModelRetrainingService(small_settings(tmp_path, **server))
-        client = TestClient(create_app(service, start_scheduler=start_scheduler))
+        app = create_app(service, start_scheduler=start_scheduler)
+        client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
         client.__enter__()
         clients.append(client)
         return client

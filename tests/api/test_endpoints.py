@@ -100,12 +100,10 @@ def test_predict(trained):
     for bad in ({}, {"tickers": []}, {"tickers": "AAPL"}, [1, 2]):
         response = trained.post("/api/ml/predict", json=bad)
         assert response.status_code == 422 and response.json()["error"] == "invalid_request"
-    assert (
-        trained.post(
-            "/api/ml/predict", content=b"not json", headers={"content-type": "application/json"}
-        ).status_code
-        == 422
+    malformed = trained.post(
+        "/api/ml/predict", content=b"not json", headers={"content-type": "application/json"}
     )
+    assert malformed.status_code == 400 and malformed.json()["error"] == "bad_request"
 
 
 def test_predict_without_a_model_is_404(client):

@@ -1,4 +1,4 @@
-"""API tokens: long enough, never echoed."""
+"""Every error is {"error", "message"}; API tokens long enough and never echoed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,48 @@ from trading_engine.config import load_settings
 from trading_engine.errors import ConfigError
 
 TOKEN = "a-token-of-20-chars!"
+
+
+def test_every_error_is_json_of_one_shape(client):
+    cases = [
+        (client.get("/api/nowhere"), 404, "not_found", "nothing at /api/nowhere"),
+        (client.delete("/api/ml/predict"), 405, "method_not_allowed", "DELETE is not allowed"),
+        (
+            client.post(
+                "/api/ml/predict",
+                content=b'{"tickers": [',
+                headers={"Content-Type": "application/json"},
+            ),
+            400,
+            "bad_request",
+            "request body is not valid JSON",
+        ),
+        (client.post("/api/ml/predict", json={}), 422, "invalid_request", "body.tickers"),
+    ]
+    for response, status, error, message in cases:
+        assert response.status_code == status
+        body = response.json()
+        assert body["error"] == error and message in body["message"], body
+        assert set(body) <= {"error", "message", "detail"}
+    assert cases[1][0].headers["allow"] == "POST"
+
+
+def test_an_unexpected_exception_is_a_json_500_and_a_logged_traceback(make_client, caplog):
+    client = make_client(raise_server_exceptions=False)
+
+    def broken():
+        raise RuntimeError("disk on fire")
+
+    client.app.state.service.get_status = broken
+    response = client.get("/api/ml/retraining/status")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal_error",
+        "message": "internal error; the server log has the details",
+    }
+    record = next(r for r in caplog.records if r.getMessage().startswith("unhandled error"))
+    assert record.getMessage() == "unhandled error on GET /api/ml/retraining/status"
+    assert record.exc_info and "disk on fire" in str(record.exc_info[1])
 
 
 @pytest.mark.parametrize("token", ["short", " ", "x" * 15, " " * 20 + "x" * 15 + "\n"])
