@@ -1,4 +1,4 @@
-"""Every error is {"error", "message"}; API tokens long enough and never echoed."""
+"""Valid tickers, JSON errors of one shape, API tokens long enough and never echoed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,23 @@ from trading_engine.config import load_settings
 from trading_engine.errors import ConfigError
 
 TOKEN = "a-token-of-20-chars!"
+
+
+def test_bad_tickers_are_422_echoing_the_value_cut_short(client):
+    long = client.post("/api/ml/predict", json={"tickers": ["AAPL", "X" * 40]})
+    assert long.status_code == 422
+    assert long.json()["error"] == "invalid_request"
+    assert long.json()["message"] == (
+        "body.tickers.1: 'XXXXXXXXXXXXXXXXXXXX…' is not a ticker: "
+        "expected 1-15 characters of A-Z a-z 0-9 . - ^ = _"
+    )
+    for bad in ("", "A" * 16, "AAPL MSFT", "AAPL\n", "<script>", "AAPL;rm"):
+        response = client.post("/api/ml/predict", json={"tickers": [bad]})
+        assert response.status_code == 422, bad
+        assert "is not a ticker" in response.json()["message"]
+    for good in ("BRK-B", "BRK.B", "^GSPC", "EURUSD=X", "A" * 15, "msft_1"):
+        response = client.post("/api/ml/predict", json={"tickers": [good]})
+        assert response.status_code == 404, good  # valid; no production model yet
 
 
 def test_every_error_is_json_of_one_shape(client):
