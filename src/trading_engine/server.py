@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from . import __version__, prom_metrics
 from .api import errors, models, retraining, system
+from .api.guard import BodyLimit, WriteGuard
 from .config import Settings, get_settings
 from .errors import ConfigError
 from .logging_setup import configure_logging
@@ -81,6 +82,9 @@ def create_app(
     app.add_exception_handler(HTTPException, errors.http_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(Exception, errors.internal_error)
+    # Added last runs first: refuse foreign writes before reading any body.
+    app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(WriteGuard, settings=settings.server)
 
     for router in (retraining.router, models.router, system.router):
         app.include_router(router)
