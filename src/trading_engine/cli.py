@@ -333,7 +333,7 @@ def info(as_json: JsonOption = False) -> None:
 @app.command("history")
 def history(
     limit: Annotated[int, typer.Option(min=1, help="Runs per page.")] = 20,
-    offset: Annotated[int, typer.Option(min=0, help="Newest runs to skip.")] = 0,
+    offset: Annotated[int, typer.Option(min=0, max=1_000_000_000, help="Newest runs to skip.")] = 0,
     outcome: Annotated[
         str | None, typer.Option(help="Only deployed, rejected, failed, interrupted...")
     ] = None,

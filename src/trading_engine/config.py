@@ -14,6 +14,7 @@ expected (or the closest valid name).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -277,10 +278,43 @@ class PathSettings(Section):
     logs_dir: Path = Path("logs")
 
 
+MIN_TOKEN_LENGTH = 16
+
+
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_token: SecretStr | None = None
+    # Host names (or IP networks) a write may be addressed to when no API token is set;
+    # anything else is refused as DNS rebinding. Loopback only by default.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.0/8", "::1")
+    max_body_bytes: int = Field(1_000_000, ge=1)  # larger request bodies get 413
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"an API token needs at least {MIN_TOKEN_LENGTH} characters, got {len(token)} "
+                "after stripping whitespace; generate one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        return SecretStr(token)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        hosts = tuple(host.strip().strip("[]").lower() for host in value if host.strip())
+        for host in hosts:
+            if "/" in host:
+                try:
+                    ipaddress.ip_network(host)
+                except ValueError:
+                    raise ValueError(f"{host!r} is neither a host name nor an IP network") from None
+        return hosts
 
 
 class Settings(BaseSettings):

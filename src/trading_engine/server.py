@@ -7,13 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from . import __version__, prom_metrics
-from .api import models, retraining, system
-from .api.errors import install_error_handlers
+from .api import errors, models, retraining, system
+from .api.guard import BodyLimit, WriteGuard
 from .config import Settings, get_settings
 from .errors import ConfigError, TradingEngineError
 from .logging_setup import configure_logging
@@ -79,29 +79,16 @@ def create_app(
     app.state.service = service
     app.state.predictor = service.predictor()
     service.on_run.append(lambda run: app.state.predictor.invalidate())
-    install_error_handlers(app)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        names = {401: "unauthorized", 404: "not_found", 409: "conflict", 422: "invalid_request"}
-        return JSONResponse(
-            {"error": names.get(error.status_code, "error"), "message": error.detail},
-            status_code=error.status_code,
-            headers=error.headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return JSONResponse(
-            {
-                "error": "invalid_request",
-                "message": f"{where}: {first.get('msg', 'invalid')}",
-                "detail": [{"loc": e.get("loc"), "msg": e.get("msg")} for e in error.errors()],
-            },
-            status_code=422,
-        )
+    # Every error is {"error", "message"}: starlette's HTTPException covers FastAPI's and the
+    # router's own 404 and 405; a 500 is logged with its traceback, then re-raised by Starlette.
+    app.add_exception_handler(HTTPException, errors.http_error)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(TradingEngineError, errors.trading_engine_error)
+    app.add_exception_handler(Exception, errors.internal_error)
+    # Added last runs first: refuse foreign writes before reading any body.
+    app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(WriteGuard, settings=settings.server)
 
     for router in (retraining.router, models.router, system.router):
         app.include_router(router)

@@ -11,6 +11,9 @@ from trading_engine.model_retraining import ModelRetrainingService
 from trading_engine.server import create_app
 
 SMALL = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOGL", "JPM", "XOM", "KO", "PEP"]
+# The address a local client uses: writes addressed to TestClient's default "testserver" host
+# are refused without an API token, as a DNS rebinding would be.
+BASE_URL = "http://127.0.0.1:8000"
 
 
 def small_settings(tmp_path, **server):
@@ -39,9 +42,10 @@ def wait_for_job(client, job_id, timeout=120):
 def make_client(tmp_path):
     clients = []
 
-    def make(start_scheduler=False, **server):
+    def make(start_scheduler=False, raise_server_exceptions=True, **server):
         service = ModelRetrainingService(small_settings(tmp_path, **server))
-        client = TestClient(create_app(service, start_scheduler=start_scheduler))
+        app = create_app(service, start_scheduler=start_scheduler)
+        client = TestClient(app, base_url=BASE_URL, raise_server_exceptions=raise_server_exceptions)
         client.__enter__()
         clients.append(client)
         return client

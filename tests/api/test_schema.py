@@ -14,7 +14,7 @@ from trading_engine.server import create_app
 
 def trained_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("schema")
-    base = small_settings(folder, api_token="schema-token")
+    base = small_settings(folder, api_token="schema-token-0123456789")
     tuned = base.retraining.model_copy(
         update={"tuning": base.retraining.tuning.model_copy(update={"n_trials": 2})}
     )
@@ -40,7 +40,8 @@ def test_no_input_gives_a_server_error(app):
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
         def no_server_error(case):
             case.call_and_validate(
-                checks=[not_a_server_error], headers={"Authorization": "Bearer schema-token"}
+                checks=[not_a_server_error],
+                headers={"Authorization": "Bearer schema-token-0123456789"},
             )
 
         no_server_error()

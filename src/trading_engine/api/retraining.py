@@ -71,7 +71,7 @@ def job_state(job_id: str, service: ServiceDep) -> JobResponse:
 def history(
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     outcome: Annotated[
         Literal["running", "deployed", "rejected", "failed", "interrupted", "skipped"] | None,
         Query(description="Only runs with this outcome"),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 from ..records import Job, RollbackResult, RunRecord, VersionInfo
+from .errors import shorten
+
+TICKER = re.compile(r"[A-Za-z0-9.\-^=_]{1,15}")  # AAPL, BRK-B, BRK.B, ^GSPC, EURUSD=X
 
 
 class Message(BaseModel):
@@ -69,8 +74,23 @@ class VersionsResponse(BaseModel):
     versions: list[VersionInfo]
 
 
+def _check_ticker(value: str) -> str:
+    if not TICKER.fullmatch(value):
+        raise PydanticCustomError(
+            "ticker",
+            "{ticker} is not a ticker: expected 1-15 characters of A-Z a-z 0-9 . - ^ = _",
+            {"ticker": repr(shorten(value, 20))},
+        )
+    return value
+
+
+Ticker = Annotated[
+    str, AfterValidator(_check_ticker), Field(json_schema_extra={"pattern": f"^{TICKER.pattern}$"})
+]
+
+
 class PredictRequest(BaseModel):
-    tickers: list[str] = Field(..., min_length=1, max_length=500, examples=[["AAPL", "MSFT"]])
+    tickers: list[Ticker] = Field(..., min_length=1, max_length=500, examples=[["AAPL", "MSFT"]])
 
 
 class Prediction(BaseModel):
