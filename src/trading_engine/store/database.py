@@ -281,10 +281,10 @@ class Database:
         where, parameters = ("WHERE outcome = ?", [outcome]) if outcome else ("", [])
         with self._reading() as connection:
             rows = connection.execute(
-                f"SELECT body FROM runs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                f"SELECT body, owner FROM runs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                 (*parameters, limit, offset),
             ).fetchall()
-        return [RunRecord.model_validate_json(body) for (body,) in rows]
+        return [_as_seen(RunRecord.model_validate_json(body), owner) for body, owner in rows]
 
     def count_runs(self, outcome: str | None = None) -> int:
         where, parameters = ("WHERE outcome = ?", (outcome,)) if outcome else ("", ())
@@ -376,6 +376,16 @@ class Database:
         with self._reading() as connection:
             row = connection.execute("SELECT owner FROM lease WHERE id = 1").fetchone()
         return row[0] if row and lease_is_live(row[0]) else None
+
+
+DEAD_RUN = "the process running it stopped before it finished"
+
+
+def _as_seen(run: RunRecord, owner: str | None) -> RunRecord:
+    """A run whose process died reads as interrupted even before a writer records it so."""
+    if run.outcome == "running" and not is_alive(owner):
+        return run.model_copy(update={"outcome": "interrupted", "reason": DEAD_RUN})
+    return run
 
 
 def _version_row(row: tuple) -> VersionRow:
