@@ -1,6 +1,6 @@
 """One retrain, as a function: (settings, market snapshot, production, clock) -> run record.
 
-    build dataset -> (tune) -> train and evaluate -> judge -> deploy through the store
+    pre-flight -> build dataset -> (tune) -> train and evaluate -> judge -> deploy through the store
 
 No threads and no file I/O of its own: the runner loads the market and holds the writer's
 session; a replay can call the same function on data cut at any date with its own store.
@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import Settings
 from ..data import MarketData
+from ..errors import DataError
 from ..features import dataset_from_market
 from ..records import (
     Comparison,
@@ -28,6 +29,7 @@ from ..store import ModelRegistry, WriteSession
 from ..training import train_and_evaluate, tune_hyperparameters
 from ..training.gates import GateReport
 from ..training.model import StoredModel
+from ..training.preflight import preflight_market
 from ..training.trainer import Progress, TrainingResult, no_progress
 
 
@@ -100,6 +102,9 @@ def run_retrain(
     ``run.full`` the hyperparameters are tuned first and returned for the caller to keep.
     """
     retraining = settings.retraining
+    check = preflight_market(market, retraining)  # fail in one line before any training
+    if not check.fits:
+        raise DataError(check.problem)
     progress("building features", 0, 1)
     dataset = dataset_from_market(market, horizon=retraining.horizon, features=retraining.features)
     tuned = None
