@@ -59,3 +59,32 @@ def settings(tmp_path, monkeypatch):
         paths={"models_dir": tmp_path / "models", "logs_dir": tmp_path / "logs"},
         data={"demo_end": str(TODAY)},
     )
+
+
+@pytest.fixture
+def cli_run(monkeypatch, tmp_path, capsys):
+    """Run ``trading-engine ARGS`` in this process through ``cli.run``, in ``tmp_path`` with
+    settings from ``env`` (``DATA__FOLDER=...``) only; returns (exit code, stdout, stderr)."""
+    from trading_engine import cli
+    from trading_engine.config import get_settings
+
+    for name in list(os.environ):
+        if name.startswith("TRADING_ENGINE_") and "NUM_THREADS" not in name:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TRADING_ENGINE_DATA__DEMO_END", str(TODAY))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.console, "width", 400)  # one finding or message, one line
+    monkeypatch.setattr(cli.error_console, "width", 400)
+
+    def run(*args: str, **env: str) -> tuple[int, str, str]:
+        for name, value in env.items():
+            monkeypatch.setenv(f"TRADING_ENGINE_{name}", value)
+        get_settings.cache_clear()
+        capsys.readouterr()
+        code = cli.run(list(args))
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err, f"{args}: {err}"
+        return code, out, err
+
+    yield run
+    get_settings.cache_clear()

@@ -67,7 +67,7 @@ def test_rejected_retrain_exits_1(workdir):
 
 def test_retrain_from_a_data_folder_that_is_missing_is_a_usage_error(workdir):
     result = cli(workdir, "retrain", "--data", str(workdir / "nope"))
-    assert result.returncode == 2 and "is not a folder" in result.stderr
+    assert result.returncode == 2 and "(--data) does not exist" in result.stderr
 
 
 def test_predict_and_schedule(workdir):

@@ -51,39 +51,49 @@ def _load(settings: Settings, folder: Path | None):
 
 @data_app.command("check")
 def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
-    """Validate a market folder and list every fault found, file by file."""
+    """Validate a market folder and list every fault found, file by file; then check that
+    the labelled dates hold the holdout, the purges and the walk-forward folds."""
+    from rich.markup import escape
+
+    from .data.folder import NOTHING_LOADED
+    from .training.preflight import preflight_market
+
     settings = get_settings()
     market = _load(settings, path)
     report = market.report
     usable = len(market.histories)
-    ok = usable >= settings.data.min_tickers
+    check = preflight_market(market, settings.retraining)
+    ok = usable >= settings.data.min_tickers and check.fits
     if as_json:
         _print_json(
             {
                 **report.to_dict(),
                 "usable": usable,
                 "min_tickers": settings.data.min_tickers,
+                "preflight": check.to_json(),
                 "ok": ok,
             }
         )
     else:
         if report.findings:
-            table = Table(title=f"Data check: {path or 'demo market'}")
+            table = Table(title=f"Data check: {escape(str(path or 'demo market'))}")
             for column in ("File", "Problem", "Detail", "Action"):
                 table.add_column(column, overflow="fold")
             for finding in report.findings:
-                style = "red" if finding.action.endswith("skipped") else None
-                table.add_row(
-                    finding.source, finding.problem, finding.detail, finding.action, style=style
-                )
+                dropped = finding.action.endswith("skipped") or finding.action == NOTHING_LOADED
+                cells = (finding.source, finding.problem, finding.detail, finding.action)
+                table.add_row(*map(escape, cells), style="red" if dropped else None)
             console.print(table)
         else:
             console.print("No data faults found.")
-        verdict = "[green]enough to train[/]" if ok else "[red]too few to train[/]"
+        enough = usable >= settings.data.min_tickers
+        verdict = "[green]enough to train[/]" if enough else "[red]too few to train[/]"
         console.print(
             f"{usable} usable ticker(s), {len(report.skipped)} skipped; "
             f"minimum {settings.data.min_tickers}: {verdict}"
         )
+        colour = "green" if check.fits else "red"
+        console.print(f"[{colour}]pre-flight:[/] {escape(check.summary)}", soft_wrap=True)
     if not ok:
         raise typer.Exit(1)
 
@@ -143,12 +153,15 @@ def _settings_for(data: Path | None = None, *, demo: bool = False) -> Settings:
         return settings.model_copy(
             update={"data": settings.data.model_copy(update={"provider": "demo"})}
         )
+    from .data.folder import check_folder
+
     if data is not None:
-        if not data.is_dir():
-            raise typer.BadParameter(f"{str(data)!r} is not a folder", param_hint="--data")
+        check_folder(data, "--data")  # a data-location mistake: one line, exit 2, no run
         return settings.model_copy(
             update={"data": settings.data.model_copy(update={"provider": "csv", "folder": data})}
         )
+    if settings.data.provider in ("csv", "parquet") and settings.data.folder is not None:
+        check_folder(settings.data.folder, "data.folder")
     return settings
 
 
@@ -174,6 +187,8 @@ def _fmt(value: object, digits: int = 4) -> str:
 
 
 def _print_run(run: RunRecord) -> None:
+    from rich.markup import escape
+
     metrics = run.metrics.to_json() if run.metrics else {}
     previous = run.previous_metrics.to_json() if run.previous_metrics else {}
     if metrics:
@@ -213,7 +228,10 @@ def _print_run(run: RunRecord) -> None:
         console.print(table)
     colour = {"deployed": "green", "rejected": "yellow"}.get(run.outcome, "red")
     version = f" as version {run.version}" if run.version else ""
-    console.print(f"[{colour}]{run.outcome}[/]{version}: {run.reason}")
+    # The reason may quote file names and headers from the data: never read it as markup.
+    console.print(
+        f"[{colour}]{run.outcome}[/]{version}: {escape(run.reason or '')}", soft_wrap=True
+    )
 
 
 def _run_with_progress(service, *, force: bool, full: bool) -> RunRecord:
@@ -340,6 +358,8 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Every retrain run, deployed, rejected or failed, newest first (paged)."""
+    from rich.markup import escape
+
     total, page = _service().registry.history(limit, offset, outcome)
     runs = [run.to_json() for run in page]
     if as_json:
@@ -357,7 +377,7 @@ def history(
             run.get("version") or "-",
             _fmt(metrics.get("f1_score"), 3),
             _fmt(metrics.get("accuracy"), 3),
-            run.get("reason") or "",
+            escape(run.get("reason") or ""),
         )
     console.print(table)
 
@@ -475,8 +495,12 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except TradingEngineError as error:
+        from rich.markup import escape
+
         label = "already running" if isinstance(error, AlreadyRunning) else "error"
-        error_console.print(f"[red]{label}:[/] {error}", highlight=False, soft_wrap=True)
+        error_console.print(
+            f"[red]{label}:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
         return describe(error).exit_code
     return 0
 

@@ -6,6 +6,7 @@ into a one-line message instead of a traceback::
     TradingEngineError
     ├── ConfigError              a setting is unknown, misspelt or has a bad value
     ├── DataError                market data is unusable (too few tickers, provider failure)
+    │   ├── DataLocationError    the market folder is missing, not a folder or unreadable
     │   ├── ProviderError        a provider could not fetch data (names the tickers)
     │   └── UnknownTickers       tickers the model's market data does not have
     ├── StoreError               the model store refused an operation
@@ -39,6 +40,10 @@ class ConfigError(TradingEngineError):
 
 class DataError(TradingEngineError):
     """Market data cannot be used for the requested work."""
+
+
+class DataLocationError(DataError):
+    """The market folder does not exist, is not a folder or cannot be read: a usage mistake."""
 
 
 class ProviderError(DataError):
@@ -104,6 +109,7 @@ class ErrorCode:
 ERROR_TABLE: dict[type[BaseException], ErrorCode] = {
     ConfigError: ErrorCode(400, "invalid_settings", 2),
     UnknownTickers: ErrorCode(404, "not_found", 2),
+    DataLocationError: ErrorCode(422, "unusable_data", 2),
     ProviderError: ErrorCode(502, "provider_failed", 1),
     DataError: ErrorCode(422, "unusable_data", 1),
     InvalidVersionId: ErrorCode(422, "invalid_request", 2),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,11 @@ MIN_HISTORY = 200  # what the retraining service passes: the slowest base featur
 
 @pytest.fixture
 def broken_folder(tmp_path):
-    """A market folder with two good tickers and one file per fault."""
-    histories = demo_histories(n_tickers=16, n_days=400)
+    """A market folder with two good tickers and one file per fault.
+
+    420 days: 216 labelled dates after the SMA200 warm-up and the horizon, just above the 212
+    the default holdout, purges and folds need, so the pre-flight passes."""
+    histories = demo_histories(n_tickers=16, n_days=420)
     frames = {ticker: history_frame(h) for ticker, h in histories.items()}
     names = iter(frames)
     good = [next(names), next(names)]
@@ -59,6 +63,11 @@ def broken_folder(tmp_path):
     (folder / "EMPTY.csv").write_bytes(b"")
     (folder / "HEADER.csv").write_text("date,open,high,low,close,volume\n")
     (folder / "GARBAGE.parquet").write_bytes(b"this is not parquet")
+    old = frames[next(names)]
+    save("OLD", old.assign(Date=old["Date"] - pd.DateOffset(years=7)))  # ended years ago
+    (folder / "RANDOM.csv").write_bytes(b"\x1b[2J" + np.random.default_rng(0).bytes(3000))
+    (folder / "DIR.csv").mkdir()
+    (folder / "LINK.csv").symlink_to(folder / "gone.csv")
     return folder
 
 
@@ -78,6 +87,10 @@ EXPECTED = {
     "EMPTY.csv": ("empty_file", "file skipped"),
     "HEADER.csv": ("empty_file", "file skipped"),
     "GARBAGE.parquet": ("unreadable", "file skipped"),
+    "OLD": ("stale", "ticker skipped"),  # stale, not "too short within the period"
+    "RANDOM.csv": ("unreadable", "file skipped"),
+    "DIR.csv": ("unreadable", "file skipped"),
+    "LINK.csv": ("unreadable", "file skipped"),
 }
 
 
@@ -86,7 +99,8 @@ def test_every_fault_is_named_with_its_reason_and_action(broken_folder, settings
     found = {(f.source, f.problem): f.action for f in market.report.findings}
     for source, (problem, action) in EXPECTED.items():
         assert found.get((source, problem)) == action, (source, problem, market.report.findings)
-    skipped = {"SHORT", "STALE", "NOCLOSE", "EMPTY", "HEADER", "GARBAGE"}
+    skipped = {"SHORT", "STALE", "NOCLOSE", "EMPTY", "HEADER", "GARBAGE", "OLD"}
+    skipped |= {"RANDOM", "DIR", "LINK"}
     assert set(market.tickers) == {p.stem for p in broken_folder.iterdir() if p.stem not in skipped}
 
 
@@ -103,6 +117,10 @@ def test_messages_say_what_was_found(broken_folder, settings):
         and "(x0.50)" in messages["SPLIT.csv"]
     )
     assert "business days behind the other tickers" in messages["STALE"]
+    assert "business days behind the other tickers" in messages["OLD"]
+    assert messages["RANDOM.csv"].startswith("RANDOM.csv: binary content, not CSV text (")
+    assert messages["DIR.csv"] == "DIR.csv: a folder named like a ticker file; file skipped"
+    assert messages["LINK.csv"] == "LINK.csv: broken symbolic link; file skipped"
 
 
 def test_repairs_give_clean_histories(broken_folder, settings):
@@ -154,8 +172,77 @@ def test_too_few_usable_tickers_stops_with_reasons(tmp_path, settings):
 
 def test_missing_folder_is_one_line_error(tmp_path):
     result = run_cli("data", "check", str(tmp_path / "nope"))
-    assert result.returncode == 1
-    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2  # a data-location mistake, like a bad --data
+    assert result.stderr == f"error: market folder {str(tmp_path / 'nope')!r} does not exist\n"
+
+
+@pytest.mark.parametrize(
+    ("entries", "detail"),
+    [
+        ({}, "no .csv or .parquet ticker files: the folder is empty"),
+        (
+            {"notes.txt": "hello", "AAPL.xlsx": "", "raw": None},
+            "no .csv or .parquet ticker files (3 other entries: AAPL.xlsx, notes.txt, raw)",
+        ),
+    ],
+)
+def test_a_folder_without_ticker_files_says_so(cli_run, tmp_path, entries, detail):
+    folder = tmp_path / "market"
+    folder.mkdir()
+    for name, text in entries.items():
+        (folder / name).mkdir() if text is None else (folder / name).write_text(text)
+    code, out, _ = cli_run("data", "check", str(folder))
+    assert code == 1
+    assert "No data faults found" not in out
+    assert f"│ {folder} │ no_ticker_files │ {detail} │ nothing loaded │" in out
+    assert "0 usable ticker(s)" in out and "too few to train" in out
+    code, out, _ = cli_run("retrain", "--data", str(folder))
+    assert code == 1  # the folder exists: not a usage mistake, but nothing to train on
+    assert f"failed: only 0 usable ticker(s), need at least 1: {folder}: {detail}" in out
+
+
+def test_unreadable_entries_are_findings_that_never_echo_their_bytes(cli_run, tmp_path):
+    folder = write_market(tmp_path / "market", demo_histories(n_tickers=1, n_days=420))
+    (folder / "NOISE.csv").write_bytes(b"date,\x1b]0;pwned\x07\x1b[31m" + bytes(range(256)))
+    (folder / "ZIP.csv").write_bytes(b"PK\x03\x04" + bytes(100))
+    (folder / "[bold]MARKUP.csv").write_text("date,open,[/red]high\n2026-01-02,1,2\n")
+    (folder / "TAB\tBELL\x07.csv").write_text("date,open\n2026-01-02,1\n")
+    (folder / "DIR.csv").mkdir()
+    (folder / "LINK.csv").symlink_to(tmp_path / "gone.csv")
+    os.mkfifo(folder / "FIFO.csv")  # opening it would block forever: never opened
+    code, out, err = cli_run("data", "check", str(folder))
+    assert code == 0, err  # one good ticker is enough for min_tickers = 1
+    assert "\x1b" not in out + err and "\x07" not in out + err and "pwned" not in out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│" in line}
+    assert "binary content, not CSV text" in rows["NOISE.csv"]
+    assert "a ZIP archive (an Excel workbook?), not CSV text" in rows["ZIP.csv"]
+    assert "missing (found: date, open, [/red]high)" in rows["[bold]MARKUP.csv"]  # not markup
+    assert "TAB?BELL?.csv" in rows
+    assert "a folder named like a ticker file" in rows["DIR.csv"]
+    assert "broken symbolic link" in rows["LINK.csv"]
+    assert "not a regular file (a pipe, socket or device)" in rows["FIFO.csv"]
+    code, out, _ = cli_run("data", "check", str(folder), "--json")
+    report = json.loads(out)
+    assert report["usable"] == 1 and len(report["skipped"]) == 7
+
+
+def test_tickers_that_ended_long_ago_are_stale_even_when_most_did(tmp_path, settings):
+    """The median last date is old here, so only the period cut sees them: still stale."""
+    histories = demo_histories(n_tickers=5, n_days=300)
+    for ticker in list(histories)[:3]:
+        frame = history_frame(histories[ticker])
+        frame.assign(Date=frame["Date"] - pd.DateOffset(years=7)).to_csv(
+            tmp_path / f"{ticker}.csv", index=False
+        )
+    for ticker in list(histories)[3:]:
+        history_frame(histories[ticker]).to_csv(tmp_path / f"{ticker}.csv", index=False)
+    market = load_market(settings, folder=tmp_path, today=TODAY, min_history=MIN_HISTORY)
+    problems = {f.source: f.problem for f in market.report.findings}
+    assert [problems.get(t) for t in histories] == ["stale"] * 3 + [None, None]
+    assert market.tickers == list(histories)[3:]
+    oldest = next(iter(histories))
+    detail = next(f.detail for f in market.report.findings if f.source == oldest)
+    assert "business days behind the newest ticker" in detail and "within period 5y" in detail
 
 
 def test_headers_any_case_and_extra_columns_ignored(tmp_path, settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,11 +12,70 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ..errors import DataError
-from .market import Finding, PriceHistory
+from ..errors import DataLocationError
+from .market import Finding, PriceHistory, printable
 from .validation import normalise_name
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+NOTHING_LOADED = "nothing loaded"  # the action of a folder with no ticker files at all
+SNIFF_BYTES = 4096  # bytes of a CSV file looked at before parsing it
+MAGIC = {  # file signatures that mean "not CSV text", and what the file probably is
+    b"\xff\xfe": "UTF-16 text; save it as UTF-8 CSV",
+    b"\xfe\xff": "UTF-16 text; save it as UTF-8 CSV",
+    b"\x1f\x8b": "gzip-compressed; decompress it first",
+    b"PK\x03\x04": "a ZIP archive (an Excel workbook?), not CSV text; export it as CSV",
+    b"PAR1": "a Parquet file named .csv; rename it to .parquet",
+}
+
+
+def check_folder(folder: Path, source: str | None = None) -> Path:
+    """``folder`` when it is a folder that can be listed; else a one-line ``DataLocationError``.
+
+    ``source`` names where the path came from (``--data``, ``data.folder``) for the message.
+    """
+    folder = Path(folder)
+    name = f"market folder {printable(str(folder))!r}" + (f" ({source})" if source else "")
+    try:
+        if not folder.is_dir():
+            exists = folder.exists()
+            raise DataLocationError(f"{name} {'is not a folder' if exists else 'does not exist'}")
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except OSError as error:
+        reason = (error.strerror or type(error).__name__).lower()
+        raise DataLocationError(f"{name} cannot be read: {reason}") from None
+    return folder
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` (named like a ticker file) cannot be read as one; None when it can."""
+    try:
+        if path.is_symlink() and not path.exists():
+            return "broken symbolic link"
+        mode = path.stat().st_mode
+    except OSError as error:
+        return f"cannot be read: {(error.strerror or type(error).__name__).lower()}"
+    if stat.S_ISDIR(mode):
+        return "a folder named like a ticker file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a pipe, socket or device)"
+    return None
+
+
+def _not_text(path: Path) -> str | None:
+    """Why a ``.csv`` file is not CSV text, from its first bytes; None when it looks like text.
+
+    Never echoes the bytes: they may hold terminal control sequences.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    for magic, what in MAGIC.items():
+        if head.startswith(magic):
+            return what
+    control = sum(1 for byte in head if (byte < 32 and byte not in (9, 10, 13)) or byte == 127)
+    if b"\x00" in head or control * 100 > len(head):
+        return f"binary content, not CSV text ({control} control byte(s) in the first {len(head)})"
+    return None
 
 
 def _date_columns(path: Path) -> dict[str, pa.DataType]:
@@ -55,59 +115,88 @@ class FolderProvider:
         self.workers = workers
 
     def files(self, tickers: Sequence[str] | None = None) -> tuple[dict[str, Path], list[Finding]]:
-        """Ticker -> file; findings for duplicates and for requested tickers with no file."""
-        if not self.folder.is_dir():
-            raise DataError(f"market folder {str(self.folder)!r} does not exist or is not a folder")
+        """Ticker -> file; findings for entries that cannot be read, duplicates, requested
+        tickers with no file, and a folder with no ticker files at all."""
+        check_folder(self.folder)
+        wanted = None if tickers is None else [t.strip().upper() for t in tickers]
         found: dict[str, Path] = {}
+        seen: set[str] = set()
         findings: list[Finding] = []
+        others: list[str] = []
         for path in sorted(self.folder.iterdir()):
-            kind = SUFFIXES.get(path.suffix.lower())
-            if kind not in self.formats or not path.is_file():
+            if SUFFIXES.get(path.suffix.lower()) not in self.formats:
+                others.append(path.name)
                 continue
             ticker = path.stem.strip().upper()
-            if ticker in found:
+            if wanted is not None and ticker not in wanted:
+                continue
+            seen.add(ticker)
+            source = printable(path.name)
+            problem = _not_a_file(path)
+            if problem:
+                findings.append(Finding(source, "unreadable", problem, "file skipped"))
+            elif ticker in found:
                 findings.append(
                     Finding(
-                        path.name,
+                        source,
                         "duplicate_ticker",
-                        f"ticker {ticker} also in {found[ticker].name}",
+                        f"ticker {printable(ticker)} also in {printable(found[ticker].name)}",
                         "file skipped",
                     )
                 )
-                continue
-            found[ticker] = path
-        if tickers is not None:
-            wanted = [t.strip().upper() for t in tickers]
-            for ticker in wanted:
-                if ticker not in found:
+            else:
+                found[ticker] = path
+        if wanted is not None:
+            for ticker in dict.fromkeys(wanted):
+                if ticker not in seen:
                     findings.append(
                         Finding(
-                            ticker,
+                            printable(ticker),
                             "no_file",
-                            f"no {' or '.join(self.formats)} file for ticker {ticker}",
+                            f"no {' or '.join(self.formats)} file for ticker {printable(ticker)}",
                             "ticker skipped",
                         )
                     )
-            found = {t: found[t] for t in wanted if t in found}
+            found = {t: found[t] for t in dict.fromkeys(wanted) if t in found}
+        elif not seen:
+            findings.append(self._nothing_to_load(others))
         return found, findings
+
+    def _nothing_to_load(self, others: list[str]) -> Finding:
+        kinds = " or ".join(f".{kind}" for kind in self.formats)
+        if others:
+            shown = ", ".join(printable(name, 30) for name in others[:3])
+            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+            plural = "y" if len(others) == 1 else "ies"
+            detail = f"no {kinds} ticker files ({len(others)} other entr{plural}: {shown}{more})"
+        else:
+            detail = f"no {kinds} ticker files: the folder is empty"
+        return Finding(printable(str(self.folder)), "no_ticker_files", detail, NOTHING_LOADED)
 
     def load_one(
         self, ticker: str, path: Path, min_rows: int
     ) -> tuple[PriceHistory | None, list[Finding]]:
         from .validation import clean_table
 
+        source = printable(path.name)
         try:
             if path.stat().st_size == 0:
                 return None, [
-                    Finding(path.name, "empty_file", "file is empty (0 bytes)", "file skipped")
+                    Finding(source, "empty_file", "file is empty (0 bytes)", "file skipped")
                 ]
+            if SUFFIXES[path.suffix.lower()] == "csv" and (problem := _not_text(path)):
+                return None, [Finding(source, "unreadable", problem, "file skipped")]
             table = _read(path)
-        except (pa.ArrowInvalid, OSError, ValueError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        except (pa.ArrowException, OSError, ValueError) as error:
+            if isinstance(error, OSError) and error.strerror:
+                reason = error.strerror.lower()
+            else:
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             problem = "empty_file" if "Empty CSV file" in reason else "unreadable"
-            return None, [Finding(path.name, problem, f"cannot be read: {reason}", "file skipped")]
+            detail = f"cannot be read: {printable(reason, 120)}"
+            return None, [Finding(source, problem, detail, "file skipped")]
         return clean_table(
-            path.name, ticker, table, min_rows=min_rows, adjusted_close=self.adjusted_close
+            source, ticker, table, min_rows=min_rows, adjusted_close=self.adjusted_close
         )
 
     def load(

@@ -45,6 +45,13 @@ class PriceHistory:
         )
 
 
+def printable(text: str, limit: int = 80) -> str:
+    """``text`` safe to show on a terminal: every unprintable character (control codes, bytes
+    that were not UTF-8) becomes '?', and at most ``limit`` characters are kept."""
+    clean = "".join(char if char.isprintable() else "?" for char in str(text))
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class Finding:
     """One data-quality fault found in one file (or ticker), and what was done about it."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import DataError
 from .demo import DemoMarket
-from .folder import FolderProvider
+from .folder import NOTHING_LOADED, FolderProvider
 from .market import Finding, MarketData, PriceHistory, QualityReport
 from .yahoo import YahooProvider
 
@@ -76,8 +76,9 @@ def load_market(
         demo = DemoMarket(n_days=data.demo_days, end=data.demo_end, seed=data.demo_seed)
         histories = demo.generate(tickers or settings.market.default_stocks, today=today).histories
 
-    histories = _cut_to_period(histories, period, min_rows, findings)
+    # Stale first: a ticker that ended years ago is stale, not "too short within the period".
     histories = _drop_stale(histories, data.stale_days, today, findings)
+    histories = _cut_to_period(histories, period, min_rows, findings, data.stale_days)
     report = QualityReport(
         findings=findings,
         loaded=sorted(histories),
@@ -89,7 +90,11 @@ def load_market(
 
 
 def _cut_to_period(
-    histories: dict[str, PriceHistory], period: str, min_rows: int, findings: list[Finding]
+    histories: dict[str, PriceHistory],
+    period: str,
+    min_rows: int,
+    findings: list[Finding],
+    stale_days: int,
 ) -> dict[str, PriceHistory]:
     if not histories or period == "max":
         return histories
@@ -99,15 +104,20 @@ def _cut_to_period(
     for ticker, history in histories.items():
         cut = history.rows(slice(int(np.searchsorted(history.dates, start)), None))
         if len(cut) < min_rows:
-            findings.append(
-                Finding(
-                    ticker,
-                    "too_short",
-                    f"only {len(cut)} row(s) within period {period} (from {start}), need at least "
-                    f"{min_rows}",
-                    "ticker skipped",
+            lag = _business_days_between(history.dates[-1], last)
+            if lag > stale_days:  # most tickers were stale too, so the median did not see it
+                problem = "stale"
+                detail = (
+                    f"last date {history.dates[-1]} is {lag} business days behind the newest "
+                    f"ticker ({last}): only {len(cut)} row(s) within period {period}"
                 )
-            )
+            else:
+                problem = "too_short"
+                detail = (
+                    f"only {len(cut)} row(s) within period {period} (from {start}), need at "
+                    f"least {min_rows}"
+                )
+            findings.append(Finding(ticker, problem, detail, "ticker skipped"))
             continue
         kept[ticker] = cut
     return kept
@@ -157,7 +167,11 @@ def require_enough(market: MarketData, min_tickers: int) -> MarketData:
     """Raise ``DataError`` with the reasons when fewer than ``min_tickers`` tickers are usable."""
     if len(market.histories) >= min_tickers:
         return market
-    skipped = [f.message() for f in market.report.findings if f.action.endswith("skipped")]
+    skipped = [
+        f.message()
+        for f in market.report.findings
+        if f.action.endswith("skipped") or f.action == NOTHING_LOADED
+    ]
     reasons = "; ".join(skipped[:5]) + (
         f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
     )

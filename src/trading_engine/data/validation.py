@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .market import Finding, PriceHistory
+from .market import Finding, PriceHistory, printable
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 REQUIRED_COLUMNS = ("date", *PRICE_COLUMNS, "volume")
@@ -120,7 +120,10 @@ def clean_table(
     names = _normalise_names(table.column_names)
     missing = [column for column in REQUIRED_COLUMNS if column not in names]
     if missing:
-        found = ", ".join(str(name).strip().lower() for name in table.column_names)
+        headers = [printable(str(name).strip().lower(), 30) for name in table.column_names]
+        found = ", ".join(headers[:10]) + (
+            f" and {len(headers) - 10} more" if len(headers) > 10 else ""
+        )
         quoted = ", ".join(f"'{column}'" for column in missing)
         plural = "s" if len(missing) > 1 else ""
         note("missing_column", f"column{plural} {quoted} missing (found: {found})", "file skipped")
