@@ -36,7 +36,8 @@ PathArgument = Annotated[
     Path | None,
     typer.Argument(help="Folder of TICKER.csv / TICKER.parquet files; omit for the demo market."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+# metavar="": a flag takes no value, and the help must not suggest `--json <bool>`.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.", metavar="")]
 
 
 def _print_json(payload: object) -> None:
@@ -277,8 +278,12 @@ def demo(as_json: JsonOption = False) -> None:
 
 @app.command("retrain")
 def retrain(
-    force: Annotated[bool, typer.Option("--force", help="Deploy even if gates fail.")] = False,
-    full: Annotated[bool, typer.Option("--full", help="Re-tune hyperparameters first.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Deploy even if gates fail.", metavar="")
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-tune hyperparameters first.", metavar="")
+    ] = False,
     data: Annotated[Path | None, typer.Option("--data", help="Folder of ticker files.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -453,11 +458,14 @@ def predict(
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port, 1-65535 (default 8000).")] = None,
 ) -> None:
     """Serve the REST API with the retraining scheduler."""
+    from .errors import ConfigError
     from .server import serve as run_server
 
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(f"--port: {port} is not a TCP port; expected 1-65535")
     run_server(host, port)
 
 

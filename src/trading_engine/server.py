@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -95,11 +97,50 @@ def create_app(
     return app
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or a one-line ConfigError (port in use, no such
+    address, no permission) before anything else starts."""
+    where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError(f"cannot listen on {where}: {reason}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        reason = {
+            errno.EADDRINUSE: "the port is already in use (another server?); choose another "
+            "with --port or server.port",
+            errno.EACCES: "permission denied (ports below 1024 need privileges)",
+            errno.EADDRNOTAVAIL: "this machine has no such address",
+        }.get(error.errno or 0, (error.strerror or str(error)).lower())
+        raise ConfigError(f"cannot listen on {where}: {reason}") from None
+    return sock
+
+
 def serve(host: str | None = None, port: int | None = None) -> None:
-    """Run the API with uvicorn (one worker: the scheduler must run once)."""
+    """Run the API with uvicorn (one worker: the scheduler must run once).
+
+    The socket is bound first, so a port in use is one line before the service starts.
+    """
     import uvicorn
 
     settings = get_settings()
     host = host or settings.server.host
+    port = port or settings.server.port
     check_bind(settings, host)
-    uvicorn.run(create_app(), host=host, port=port or settings.server.port, log_level="info")
+    sock = listen(host, port)
+    with sock:
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(), host=host, port=port, log_level="info")
+        )
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port
+        )
+        server.run(sockets=[sock])
