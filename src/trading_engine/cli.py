@@ -177,7 +177,10 @@ def _service(settings: Settings | None = None, data: Path | None = None):
     from .model_retraining import load_training_market
 
     return ModelRetrainingService(
-        settings, load=lambda s, today: load_training_market(s, today, folder=data)
+        settings,
+        load=lambda s, today, *, tickers=None: load_training_market(
+            s, today, folder=data, tickers=tickers
+        ),
     )
 
 

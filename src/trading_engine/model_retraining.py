@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .alerts import ERROR, Alert, Alerts, FileAlertSink, WebhookAlertSink
 from .config import Settings, get_settings
 from .data import MarketData, load_market
+from .data.providers import known_tickers
 from .errors import AlreadyRunning, StoreUnavailable
 from .features.catalogue import feature_window
 from .logging_setup import configure_logging
@@ -35,7 +36,13 @@ from .training.trainer import Progress, no_progress
 
 logger = logging.getLogger(__name__)
 
-MarketLoader = Callable[[Settings, np.datetime64], MarketData]
+
+class MarketLoader(Protocol):
+    """Loads the market as of ``today``; only ``tickers`` when given (for predictions)."""
+
+    def __call__(
+        self, settings: Settings, today: np.datetime64, *, tickers: Sequence[str] | None = None
+    ) -> MarketData: ...
 
 
 def default_alerts(settings: Settings, clock: Callable[[], datetime]) -> Alerts:
@@ -52,12 +59,17 @@ def default_alerts(settings: Settings, clock: Callable[[], datetime]) -> Alerts:
 
 
 def load_training_market(
-    settings: Settings, today: np.datetime64 | None = None, folder: Path | None = None
+    settings: Settings,
+    today: np.datetime64 | None = None,
+    folder: Path | None = None,
+    *,
+    tickers: Sequence[str] | None = None,
 ) -> MarketData:
-    """The configured market (or ``folder``) as of ``today``: tickers too short for the
-    slowest feature plus the horizon are skipped with a finding."""
+    """The configured market (or ``folder``; only ``tickers`` when given) as of ``today``:
+    tickers too short for the slowest feature plus the horizon are skipped with a finding."""
     return load_market(
         settings,
+        tickers=tickers,
         folder=folder,
         today=today,
         min_history=feature_window(settings.retraining.features),
@@ -176,7 +188,10 @@ class ModelRetrainingService:
         return Predictor(
             self.settings,
             self.production.current,
-            lambda settings: self._load(settings, np.datetime64(self.clock().date(), "D")),
+            lambda settings, tickers: self._load(
+                settings, np.datetime64(self.clock().date(), "D"), tickers=tickers
+            ),
+            universe=lambda: known_tickers(self.settings),
         )
 
     def get_status(self) -> dict[str, Any]:

@@ -8,11 +8,18 @@ all-NaN block. Its prices come from the demo generator, since tests have no netw
 
 from __future__ import annotations
 
+import socket
+import time
+import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.conftest import TODAY
+from tests.helpers import run_cli
+from trading_engine.config import load_settings
 from trading_engine.data.yahoo import YahooProvider, split_download
 from trading_engine.errors import ProviderError
 
@@ -46,13 +53,108 @@ def test_single_ticker_flat_frame():
 
 def test_download_error_names_the_tickers():
     def broken(tickers, period):
+        raise ValueError("Expecting value: line 1 column 1 (char 0)")
+
+    with pytest.raises(ProviderError, match="yfinance download failed for AAPL, MSFT: Expecting"):
+        YahooProvider(download=broken).load(["AAPL", "MSFT"], period="5y", min_rows=205)
+
+
+def test_no_connection_says_yahoo_could_not_be_reached():
+    def offline(tickers, period):
         raise ConnectionError("network unreachable")
 
-    with pytest.raises(ProviderError, match="yfinance download failed for AAPL, MSFT: network"):
-        YahooProvider(download=broken).load(["AAPL", "MSFT"], period="5y", min_rows=205)
+    with pytest.raises(ProviderError) as caught:
+        YahooProvider(download=offline).load(["AAPL", "MSFT"], period="5y", min_rows=205)
+    assert str(caught.value) == (
+        "Yahoo Finance could not be reached (no network?) for AAPL, MSFT: network unreachable"
+    )
 
 
 def test_nothing_returned_is_an_error_naming_every_ticker():
     empty = YahooProvider(download=lambda tickers, period: pd.DataFrame())
     with pytest.raises(ProviderError, match="no data for any ticker: AAPL, MSFT"):
         empty.load(["AAPL", "MSFT"], period="5y", min_rows=205)
+
+
+# -- the real yfinance with the network made unreachable ---------------------------------------
+# Every proxy variable points at a port nobody listens on, so each connection is refused at
+# once: the library, its HTTP client and our handling run for real, nothing leaves the machine.
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def offline_environment(tmp_path) -> dict[str, str]:
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    names = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+    return {
+        **{name: proxy for name in names},
+        **{name.lower(): proxy for name in names},
+        "NO_PROXY": "",
+        "no_proxy": "",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),  # yfinance's own caches
+    }
+
+
+YFINANCE = {"DATA__PROVIDER": "yfinance", "MARKET__DEFAULT_STOCKS": "AAPL,MSFT"}
+
+
+def test_without_network_data_check_fails_in_one_line(tmp_path):
+    environment = offline_environment(tmp_path)
+    environment.update({f"TRADING_ENGINE_{name}": value for name, value in YFINANCE.items()})
+    result = run_cli("data", "check", env=environment, cwd=tmp_path, timeout=120)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr  # no log records, no warnings
+    assert result.stderr.startswith(
+        "error: Yahoo Finance could not be reached (no network?) for AAPL, MSFT: "
+    )
+
+
+def test_without_network_it_fails_within_seconds_and_quietly(cli_run, tmp_path, monkeypatch):
+    for name, value in offline_environment(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    import yfinance  # noqa: F401 -- imported before the clock starts
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = time.monotonic()
+        code, out, err = cli_run("data", "check", **YFINANCE)
+        elapsed = time.monotonic() - started
+    assert elapsed < 10, elapsed  # bounds the test; connections are refused at once
+    assert code == 1 and out == ""
+    assert err.startswith("error: Yahoo Finance could not be reached (no network?) for AAPL, MSFT")
+    assert err.count("\n") == 1
+    assert [str(warning.message) for warning in caught] == []
+
+
+def test_predict_downloads_only_the_tickers_asked_for(tmp_path, monkeypatch):
+    """A model trained on the demo market, then predictions from (replayed) Yahoo data."""
+    from trading_engine.data import yahoo
+    from trading_engine.model_retraining import ModelRetrainingService
+
+    paths = {"models_dir": tmp_path / "models", "logs_dir": tmp_path / "logs"}
+    demo = load_settings(
+        market={"default_stocks": ["AAPL", "MSFT", "NVDA"]},
+        data={"demo_end": str(TODAY), "demo_days": 450},
+        retraining={"bootstrap_samples": 100},
+        paths=paths,
+    )
+    assert ModelRetrainingService(demo).run_retrain(force=True).outcome == "deployed"
+
+    asked: list[list[str]] = []
+
+    def replay(tickers, period):
+        asked.append(list(tickers))
+        return RECORDED.loc[:, RECORDED.columns.get_level_values("Ticker").isin(tickers)]
+
+    monkeypatch.setattr(yahoo, "_download", replay)
+    live = demo.model_copy(update={"data": demo.data.model_copy(update={"provider": "yfinance"})})
+    predictor = ModelRetrainingService(live, clock=lambda: datetime(2026, 11, 24, tzinfo=UTC))
+    predictor = predictor.predictor()
+    assert [p.ticker for p in predictor.predict(["aapl"])] == ["AAPL"]
+    assert [p.ticker for p in predictor.predict(["AAPL", "MSFT"])] == ["AAPL", "MSFT"]
+    assert predictor.predict(["MSFT"])[0].as_of == "2026-11-24"
+    assert asked == [["AAPL"], ["MSFT"]]  # never the universe; cached tickers not again

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import DataError
 from .demo import DemoMarket
 from .folder import NOTHING_LOADED, FolderProvider
-from .market import Finding, MarketData, PriceHistory, QualityReport
+from .market import Finding, MarketData, PriceHistory, QualityReport, printable
 from .yahoo import YahooProvider
 
 if TYPE_CHECKING:
@@ -73,8 +73,7 @@ def load_market(
             tickers or settings.market.default_stocks, period=period, min_rows=min_rows
         )
     else:
-        demo = DemoMarket(n_days=data.demo_days, end=data.demo_end, seed=data.demo_seed)
-        histories = demo.generate(tickers or settings.market.default_stocks, today=today).histories
+        histories = _demo(settings, tickers, today, findings)
 
     # Stale first: a ticker that ended years ago is stale, not "too short within the period".
     histories = _drop_stale(histories, data.stale_days, today, findings)
@@ -87,6 +86,42 @@ def load_market(
         ),
     )
     return MarketData(dict(sorted(histories.items())), report)
+
+
+def _demo(
+    settings: Settings,
+    tickers: Sequence[str] | None,
+    today: np.datetime64,
+    findings: list[Finding],
+) -> dict[str, PriceHistory]:
+    """The demo market, always generated whole (a ticker's path depends on its position in
+    ``market.default_stocks``), then cut to ``tickers``; other names are not in it."""
+    data, universe = settings.data, settings.market.default_stocks
+    demo = DemoMarket(n_days=data.demo_days, end=data.demo_end, seed=data.demo_seed)
+    histories = demo.generate(universe, today=today).histories
+    if tickers is None:
+        return histories
+    wanted = list(dict.fromkeys(t.strip().upper() for t in tickers))
+    for ticker in wanted:
+        if ticker not in histories:
+            findings.append(
+                Finding(
+                    printable(ticker),
+                    "unknown_ticker",
+                    f"{printable(ticker)} is not in the demo market (market.default_stocks)",
+                    "ticker skipped",
+                )
+            )
+    return {t: histories[t] for t in wanted if t in histories}
+
+
+def known_tickers(settings: Settings) -> list[str]:
+    """The tickers the configured provider offers (a folder's files; else the universe)."""
+    data = settings.data
+    if data.provider in ("csv", "parquet") and data.folder is not None:
+        files, _ = FolderProvider(data.folder, formats=(data.provider,)).files()
+        return sorted(files)
+    return sorted(settings.market.default_stocks)
 
 
 def _cut_to_period(

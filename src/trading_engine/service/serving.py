@@ -95,15 +95,6 @@ class ProductionModels:
         return None
 
 
-@dataclass(frozen=True)
-class LatestFeatures:
-    """Each ticker's newest row of features, for one feature list."""
-
-    feature_names: tuple[str, ...]
-    rows: dict[str, tuple[np.datetime64, np.ndarray]]  # ticker -> (as-of date, features)
-    loaded_at: float
-
-
 def latest_features(
     market: MarketData, feature_names: Sequence[str]
 ) -> dict[str, tuple[np.datetime64, np.ndarray]]:
@@ -127,63 +118,88 @@ class Prediction:
 
 
 class Predictor:
-    """Serves probabilities of an up-move; features are recomputed at most every ``ttl`` s."""
+    """Serves probabilities of an up-move from each ticker's latest features.
+
+    Loads only the tickers asked for (a Yahoo download of one ticker, not the universe) and
+    keeps each ticker's features for ``ttl_seconds``. ``universe`` lists the tickers the
+    provider offers, for the message about an unknown one.
+    """
 
     def __init__(
         self,
         settings: Settings,
         model: Callable[[], StoredModel | None],
-        load: Callable[[Settings], MarketData],
+        load: Callable[[Settings, Sequence[str]], MarketData],
         *,
+        universe: Callable[[], Sequence[str]] = tuple,
         ttl_seconds: float = 300.0,
     ) -> None:
         self.settings = settings
         self.model = model
         self.ttl_seconds = ttl_seconds
         self._load = load
-        self._cache: LatestFeatures | None = None
+        self._universe = universe
+        self._names: tuple[str, ...] = ()
+        # ticker -> (loaded at, as-of date, features), for the feature list ``_names``
+        self._rows: dict[str, tuple[float, np.datetime64, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
-        self._cache = None
+        self._rows = {}
 
-    def _fresh(self, names: tuple[str, ...]) -> LatestFeatures | None:
-        cache = self._cache
-        current = cache is not None and cache.feature_names == names
-        if current and time.monotonic() - cache.loaded_at < self.ttl_seconds:
-            return cache
-        return None
+    def _fresh(
+        self, names: tuple[str, ...], wanted: Sequence[str]
+    ) -> dict[str, tuple[np.datetime64, np.ndarray]] | None:
+        rows, now = self._rows, time.monotonic()
+        if self._names != names:
+            return None
+        found = {}
+        for ticker in wanted:
+            row = rows.get(ticker)
+            if row is None or now - row[0] >= self.ttl_seconds:
+                return None
+            found[ticker] = (row[1], row[2])
+        return found
 
-    def _features(self, names: tuple[str, ...]) -> LatestFeatures:
-        if cached := self._fresh(names):
+    def _features(
+        self, names: tuple[str, ...], wanted: Sequence[str]
+    ) -> dict[str, tuple[np.datetime64, np.ndarray]]:
+        if (cached := self._fresh(names, wanted)) is not None:
             return cached
-        with self._lock:  # one reload at a time; the others wait, then reuse it
-            if cached := self._fresh(names):
-                return cached
-            market = self._load(self.settings)
-            self._cache = LatestFeatures(names, latest_features(market, names), time.monotonic())
-            return self._cache
+        with self._lock:  # one load at a time; the others wait, then reuse it
+            if self._names != names:
+                self._names, self._rows = names, {}
+            now = time.monotonic()
+            rows = dict(self._rows)
+            missing = [t for t in wanted if t not in rows or now - rows[t][0] >= self.ttl_seconds]
+            if missing:
+                market = self._load(self.settings, missing)
+                for ticker, (as_of, features) in latest_features(market, names).items():
+                    rows[ticker] = (now, as_of, features)
+                self._rows = rows
+            return {t: (rows[t][1], rows[t][2]) for t in wanted if t in rows}
 
     def predict(self, tickers: Sequence[str]) -> list[Prediction]:
         stored = self.model()
         if stored is None:
             raise NoProductionModel("no production model yet; run a retrain first")
         wanted = [t.strip().upper() for t in tickers]
-        latest = self._features(tuple(stored.model.feature_names))
-        unknown = [t for t in wanted if t not in latest.rows]
+        latest = self._features(tuple(stored.model.feature_names), list(dict.fromkeys(wanted)))
+        unknown = [t for t in wanted if t not in latest]
         if unknown:
-            known = ", ".join(sorted(latest.rows)[:10])
+            known = ", ".join(sorted(self._universe())[:10])
             raise UnknownTickers(
-                f"unknown ticker(s): {', '.join(unknown)} (known include: {known})"
+                f"unknown ticker(s): {', '.join(unknown)}"
+                + (f" (known include: {known})" if known else "")
             )
-        X = np.vstack([latest.rows[t][1] for t in wanted]).astype(np.float32)
+        X = np.vstack([latest[t][1] for t in wanted]).astype(np.float32)
         probability = stored.model.predict_proba(X)
         return [
             Prediction(
                 ticker=ticker,
                 probability_up=float(p),
                 direction="up" if p > 0.5 else "down",
-                as_of=str(latest.rows[ticker][0]),
+                as_of=str(latest[ticker][0]),
                 horizon_days=stored.model.horizon,
                 model_version=stored.version,
             )
