@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -12,7 +13,7 @@ from .deps import PredictorDep, ServiceDep
 from .schemas import Message, ModelInfo, PredictRequest, PredictResponse, VersionsResponse
 
 router = APIRouter(prefix="/api/ml", tags=["models"])
-NOT_FOUND = {404: {"model": Message}, 503: {"model": Message}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}, 503: {"model": Message}}
 
 
 @router.get("/model/info", response_model=ModelInfo, responses=NOT_FOUND)
