@@ -61,8 +61,10 @@ def load_market(
     data = settings.data
     if folder is not None or data.provider in ("csv", "parquet"):
         formats = ("csv", "parquet") if folder is not None else (data.provider,)
+        source = folder or data.folder
+        assert source is not None  # DataSettings requires data.folder for csv and parquet
         provider = FolderProvider(
-            folder or data.folder,
+            source,
             formats=formats,
             adjusted_close=data.adjusted_close,
             workers=data.load_workers,
@@ -95,6 +97,7 @@ def _cut_to_period(
         return histories
     last = max(h.dates[-1] for h in histories.values())
     start = period_start(last, period)
+    assert start is not None  # None only for "max", returned above
     kept: dict[str, PriceHistory] = {}
     for ticker, history in histories.items():
         cut = history.rows(slice(int(np.searchsorted(history.dates, start)), None))

@@ -36,7 +36,7 @@ class ProductionModels:
         self._lock = threading.Lock()
 
     def _file_stamp(self) -> tuple:
-        stamps = []
+        stamps: list[tuple[int, int, int] | None] = []
         for path in (self.registry.prod_path, self.registry.db.path):
             try:
                 status = path.stat()
@@ -149,10 +149,9 @@ class Predictor:
 
     def _fresh(self, names: tuple[str, ...]) -> LatestFeatures | None:
         cache = self._cache
-        current = cache is not None and cache.feature_names == names
-        if current and time.monotonic() - cache.loaded_at < self.ttl_seconds:
-            return cache
-        return None
+        if cache is None or cache.feature_names != names:
+            return None
+        return cache if time.monotonic() - cache.loaded_at < self.ttl_seconds else None
 
     def _features(self, names: tuple[str, ...]) -> LatestFeatures:
         if cached := self._fresh(names):

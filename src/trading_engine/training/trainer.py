@@ -150,9 +150,10 @@ def cross_validate(
             dates[train], label_end[train], booster.settings.early_stopping_days
         )
         model = booster.fit(train[fit_local], train[stop_local], params)
-        probability = model.predict(
-            booster.data.get_data()[test], num_iteration=model.best_iteration
-        )
+        matrix = booster.data.get_data()
+        assert isinstance(matrix, np.ndarray)  # FoldTrainer keeps it (free_raw_data=False)
+        probability = model.predict(matrix[test], num_iteration=model.best_iteration)
+        assert isinstance(probability, np.ndarray)  # dense input: never a list or sparse matrix
         folds.append(
             FoldResult(
                 fold=fold,
