@@ -46,7 +46,7 @@ class DemoMarket:
     seed: int = 7
 
     def dates(self, today: np.datetime64 | None = None) -> np.ndarray:
-        end = np.datetime64(self.end or today or np.datetime64("today"), "D")
+        end = np.datetime64(self.end or today or np.datetime64("today"), "D")  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
         last = np.busday_offset(end, 0, roll="backward")
         return np.busday_offset(last, np.arange(-self.n_days + 1, 1), roll="backward").astype(
             "datetime64[D]"

@@ -29,7 +29,7 @@ class PriceHistory:
 
     def until(self, last_date: np.datetime64) -> PriceHistory:
         """The history as it was known at the close of ``last_date`` (rows after it dropped)."""
-        end = int(np.searchsorted(self.dates, np.datetime64(last_date, "D"), side="right"))
+        end = int(np.searchsorted(self.dates, np.datetime64(last_date, "D"), side="right"))  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
         return self.rows(slice(0, end))
 
     def rows(self, index: slice | np.ndarray) -> PriceHistory:

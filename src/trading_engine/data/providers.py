@@ -29,11 +29,11 @@ def period_start(last_date: np.datetime64, period: str) -> np.datetime64 | None:
     if not match:
         raise DataError(f"period {period!r} not understood; use e.g. 5y, 60mo, 52wk, 1260d or max")
     days = round(int(match.group(1)) * _PERIOD_DAYS[match.group(2)])
-    return np.datetime64(last_date, "D") - np.timedelta64(days - 1, "D")
+    return np.datetime64(last_date, "D") - np.timedelta64(days - 1, "D")  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
 
 
 def _business_days_between(earlier: np.datetime64, later: np.datetime64) -> int:
-    return int(np.busday_count(np.datetime64(earlier, "D"), np.datetime64(later, "D")))
+    return int(np.busday_count(np.datetime64(earlier, "D"), np.datetime64(later, "D")))  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
 
 
 def load_market(
@@ -56,7 +56,7 @@ def load_market(
     """
     period = period or settings.market.period
     min_rows = min_history + settings.retraining.horizon
-    today = np.datetime64(today or np.datetime64("today"), "D")
+    today = np.datetime64(today or np.datetime64("today"), "D")  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
     findings: list[Finding] = []
     data = settings.data
     if folder is not None or data.provider in ("csv", "parquet"):

@@ -52,7 +52,7 @@ def find_lookahead(
                     history.ticker,
                     names[column],
                     known.dates[row],
-                    np.datetime64(cut, "D"),
+                    np.datetime64(cut, "D"),  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
                     float(reference[row, column]),
                     float(partial[row, column]),
                 )
