@@ -463,19 +463,27 @@ def schedule(as_json: JsonOption = False) -> None:
         )
 
 
-def main() -> None:
-    """Console-script entry: run the app, turning our own errors into one line.
+def run(argv: list[str] | None = None) -> int:
+    """Run one command and return its exit code, turning our own errors into one line.
 
     The exit code comes from ``errors.ERROR_TABLE``: 1 a failed or refused action, 2 a usage,
     settings or data-location mistake.
     """
     np.seterr(all="ignore")
     try:
-        app(standalone_mode=True)
+        app(args=argv, prog_name="trading-engine", standalone_mode=True)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except TradingEngineError as error:
         label = "already running" if isinstance(error, AlreadyRunning) else "error"
-        error_console.print(f"[red]{label}:[/] {error}", highlight=False)
-        sys.exit(describe(error).exit_code)
+        error_console.print(f"[red]{label}:[/] {error}", highlight=False, soft_wrap=True)
+        return describe(error).exit_code
+    return 0
+
+
+def main() -> None:
+    """Console-script entry."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -122,29 +122,41 @@ class Database:
         self.path = Path(path)
 
     # -- connections ----------------------------------------------------------------------
-    def _connect(self, *, readonly: bool = False) -> sqlite3.Connection:
-        if readonly and not os.access(self.path.parent, os.W_OK):
-            # WAL readers need to create the -shm file; in a read-only folder read the file as
-            # it is (nobody can be writing it there).
+    def _connect(self, *, immutable: bool = False) -> sqlite3.Connection:
+        if immutable:
             uri = f"file:{self.path}?mode=ro&immutable=1"
             return sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
         connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        connection.execute("PRAGMA busy_timeout = 10000")
-        connection.execute("PRAGMA synchronous = FULL")
+        try:
+            connection.execute("PRAGMA busy_timeout = 10000")
+            connection.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            connection.close()  # never leave a file open behind an error (disk full, corrupt)
+            raise
         return connection
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
+        # A WAL reader must create the -shm file. In a read-only folder, or on a full disk, it
+        # cannot: then read the file as it is (nobody can be committing to it either way).
+        immutable = not os.access(self.path.parent, os.W_OK)
+        connection = None
         try:
-            connection = self._connect(readonly=True)
+            connection = self._connect(immutable=immutable)
+            connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         except sqlite3.Error as error:
+            if connection is not None:
+                connection.close()
             if is_corrupt(error):
                 raise  # the caller quarantines the file
-            raise StoreUnavailable(f"cannot read {self.path}: {error}") from None
+            try:
+                connection = self._connect(immutable=True)
+            except sqlite3.Error:
+                raise _unavailable(self.path, error, "read") from None
         try:
             yield connection
         except sqlite3.OperationalError as error:
-            raise StoreUnavailable(f"cannot read {self.path}: {error}") from None
+            raise _unavailable(self.path, error, "read") from None
         finally:
             connection.close()
 
@@ -153,8 +165,12 @@ class Database:
         """One atomic, durable write: everything inside commits together or not at all."""
         try:
             connection = self._connect()
+        except sqlite3.OperationalError as error:
+            raise _unavailable(self.path, error) from None
+        try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
+            connection.close()
             raise _unavailable(self.path, error) from None
         try:
             yield connection
@@ -281,10 +297,10 @@ class Database:
         where, parameters = ("WHERE outcome = ?", [outcome]) if outcome else ("", [])
         with self._reading() as connection:
             rows = connection.execute(
-                f"SELECT body FROM runs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                f"SELECT body, owner FROM runs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                 (*parameters, limit, offset),
             ).fetchall()
-        return [RunRecord.model_validate_json(body) for (body,) in rows]
+        return [_as_seen(RunRecord.model_validate_json(body), owner) for body, owner in rows]
 
     def count_runs(self, outcome: str | None = None) -> int:
         where, parameters = ("WHERE outcome = ?", (outcome,)) if outcome else ("", ())
@@ -378,6 +394,16 @@ class Database:
         return row[0] if row and lease_is_live(row[0]) else None
 
 
+DEAD_RUN = "the process running it stopped before it finished"
+
+
+def _as_seen(run: RunRecord, owner: str | None) -> RunRecord:
+    """A run whose process died reads as interrupted even before a writer records it so."""
+    if run.outcome == "running" and not is_alive(owner):
+        return run.model_copy(update={"outcome": "interrupted", "reason": DEAD_RUN})
+    return run
+
+
 def _version_row(row: tuple) -> VersionRow:
     return VersionRow(row[0], row[1], row[2], json.loads(row[3]))
 
@@ -386,20 +412,20 @@ def _version_row(row: tuple) -> VersionRow:
 _SQLITE_REASONS = {
     5: "another process holds the database (busy)",
     8: "the store is read-only",
-    10: "a disk I/O error (is the disk full?)",
+    10: "a disk I/O error (the disk is full?)",
     13: "the disk is full",
     14: "the database file cannot be opened (permissions, or a read-only folder)",
 }
 
 
-def _unavailable(path: Path, error: BaseException) -> StoreUnavailable:
+def _unavailable(path: Path, error: BaseException, what: str = "write") -> StoreUnavailable:
     if isinstance(error, OSError) and error.errno in UNAVAILABLE_ERRNOS:
         text = error.strerror or str(error)
     elif isinstance(error, sqlite3.Error) and error.sqlite_errorcode is not None:
         text = _SQLITE_REASONS.get(error.sqlite_errorcode & 0xFF, str(error))
     else:
         text = str(error)
-    return StoreUnavailable(f"cannot write {path}: {text}")
+    return StoreUnavailable(f"cannot {what} {path}: {text}")
 
 
 def is_corrupt(error: sqlite3.Error) -> bool:

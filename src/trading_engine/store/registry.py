@@ -55,7 +55,15 @@ from ..records import (
     VersionInfo,
 )
 from .container import Container, file_digest, unpack
-from .database import ACTIVE_LEASES, Database, VersionRow, is_alive, is_corrupt, this_process
+from .database import (
+    ACTIVE_LEASES,
+    DEAD_RUN,
+    Database,
+    VersionRow,
+    is_alive,
+    is_corrupt,
+    this_process,
+)
 from .files import atomic_write_bytes, atomic_write_json, fsync_directory, stale_temporaries
 from .lock import WriterLock
 
@@ -353,23 +361,19 @@ class ModelRegistry:
         self.write_record_file()
 
     def _close_dead_runs_and_jobs(self) -> None:
+        dead_runs = [(r, o) for r, o in self.db.unfinished_runs() if not is_alive(o)]
+        dead_jobs = [(j, o) for j, o in self.db.unfinished_jobs() if not is_alive(o)]
+        if not dead_runs and not dead_jobs:
+            return  # the usual case: no write, no fsync
         now = self.clock().isoformat()
         with self.db.transaction() as connection:
-            for run, owner in self.db.unfinished_runs():
-                if is_alive(owner):
-                    continue
+            for run, owner in dead_runs:
                 closed = run.model_copy(
-                    update={
-                        "outcome": "interrupted",
-                        "finished_at": now,
-                        "reason": "the process running it stopped before it finished",
-                    }
+                    update={"outcome": "interrupted", "finished_at": now, "reason": DEAD_RUN}
                 )
                 self.db.put_run(connection, closed, owner)
                 self._repair(f"run {run.run_id} was interrupted (its process died)")
-            for job, owner in self.db.unfinished_jobs():
-                if is_alive(owner):
-                    continue
+            for job, owner in dead_jobs:
                 job_run = self.db.run_of_job(job.job_id)
                 if job_run is not None and job_run.outcome not in ("running", "interrupted"):
                     update = {"status": FINAL_JOB_STATUS[job_run.outcome], "reason": job_run.reason}
