@@ -7,6 +7,7 @@ positive prices, ``low <= high`` and no missing cells.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,12 +89,34 @@ class QualityReport:
         }
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Where a market came from, recorded with every model trained on it."""
+
+    provider: str  # "demo", "csv", "parquet", "yfinance", or "folder" (csv and parquet)
+    folder: str | None = None  # absolute path, for folder providers
+
+    def describe(self) -> str:
+        return f"{self.provider} {self.folder}" if self.folder else self.provider
+
+
 @dataclass
 class MarketData:
     """Validated histories by ticker plus the report of what validation found."""
 
     histories: dict[str, PriceHistory]
     report: QualityReport
+    source: DataSource = DataSource("demo")
+
+    def fingerprint(self) -> str:
+        """A digest of every bar: equal fingerprints mean no new (or changed) data."""
+        digest = hashlib.sha256()
+        for ticker in sorted(self.histories):
+            history = self.histories[ticker]
+            digest.update(ticker.encode())
+            for column in (history.dates, history.close, history.volume, history.open):
+                digest.update(np.ascontiguousarray(column).tobytes())
+        return digest.hexdigest()[:16]
 
     @property
     def tickers(self) -> list[str]:

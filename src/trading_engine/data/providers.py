@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import DataError
 from .demo import DemoMarket
 from .folder import FolderProvider
-from .market import Finding, MarketData, PriceHistory, QualityReport
+from .market import DataSource, Finding, MarketData, PriceHistory, QualityReport
 from .yahoo import YahooProvider
 
 if TYPE_CHECKING:
@@ -59,10 +59,13 @@ def load_market(
     today = np.datetime64(today or np.datetime64("today"), "D")
     findings: list[Finding] = []
     data = settings.data
-    if folder is not None or data.provider in ("csv", "parquet"):
+    folder_used = folder if folder is not None else data.folder
+    if data.provider not in ("csv", "parquet") and folder is None:
+        folder_used = None
+    if folder_used is not None:
         formats = ("csv", "parquet") if folder is not None else (data.provider,)
         provider = FolderProvider(
-            folder or data.folder,
+            folder_used,
             formats=formats,
             adjusted_close=data.adjusted_close,
             workers=data.load_workers,
@@ -85,7 +88,12 @@ def load_market(
             {f.source for f in findings if f.action in ("file skipped", "ticker skipped")}
         ),
     )
-    return MarketData(dict(sorted(histories.items())), report)
+    if folder_used is not None:
+        kind = "folder" if folder is not None else data.provider
+        source = DataSource(kind, str(Path(folder_used).resolve()))
+    else:
+        source = DataSource(data.provider)
+    return MarketData(dict(sorted(histories.items())), report, source)
 
 
 def _cut_to_period(
