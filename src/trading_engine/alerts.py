@@ -179,6 +179,8 @@ def run_alert(run: RunRecord, paths: Sequence[str]) -> Alert | None:
         return Alert(
             "Model Validation Failed", FAILURE, "Candidate failed validation; not deployed.", lines
         )
+    if run.outcome == "skipped":
+        return Alert("Scheduled Retrain Skipped", DEGRADED, str(run.reason), list(paths))
     if run.outcome in ("failed", "interrupted"):
         return Alert(
             "Model Retraining Error",

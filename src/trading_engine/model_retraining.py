@@ -172,12 +172,24 @@ class ModelRetrainingService:
         """The model serving now (production, else its verified fallback), cached."""
         return self.production.current()
 
-    def predictor(self) -> Predictor:
-        return Predictor(
-            self.settings,
-            self.production.current,
-            lambda settings: self._load(settings, np.datetime64(self.clock().date(), "D")),
-        )
+    def today(self) -> np.datetime64:
+        return np.datetime64(self.clock().date(), "D")
+
+    def predictor(self, folder: Path | None = None) -> Predictor:
+        """Predictions from the market production was trained on (or from ``folder``)."""
+
+        def load(stored: StoredModel) -> MarketData:
+            source = stored.metadata.get("data_source") or {}
+            where = folder or (Path(source["folder"]) if source.get("folder") else None)
+            if where is not None:
+                return load_training_market(self.settings, self.today(), folder=where)
+            provider = source.get("provider")
+            if provider and provider != self.settings.data.provider:
+                data = self.settings.data.model_copy(update={"provider": provider})
+                return self._load(self.settings.model_copy(update={"data": data}), self.today())
+            return self._load(self.settings, self.today())
+
+        return Predictor(self.settings, self.production.current, load, today=self.today)
 
     def get_status(self) -> dict[str, Any]:
         """The seed's status JSON, plus the production version and the last run."""

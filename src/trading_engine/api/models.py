@@ -30,6 +30,7 @@ def model_info(service: ServiceDep) -> ModelInfo:
         train_start=model.train_start,
         train_end=model.train_end,
         horizon=model.horizon,
+        data=stored.metadata.get("data_source"),
     )
 
 

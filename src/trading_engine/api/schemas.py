@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from ..records import Job, RollbackResult, RunRecord, VersionInfo
+from ..records import DataRecord, Job, RollbackResult, RunRecord, VersionInfo
 from .errors import shorten
 
 TICKER = re.compile(r"[A-Za-z0-9.\-^=_]{1,15}")  # AAPL, BRK-B, BRK.B, ^GSPC, EURUSD=X
@@ -66,6 +66,7 @@ class ModelInfo(BaseModel):
     train_start: str
     train_end: str
     horizon: int
+    data: DataRecord | None = None  # the market it was trained on; predict reads it
 
 
 class VersionsResponse(BaseModel):
@@ -100,6 +101,8 @@ class Prediction(BaseModel):
     as_of: str
     horizon_days: int
     model_version: str
+    stale: bool = False
+    warning: str | None = None
 
 
 class PredictResponse(BaseModel):

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import DataError
 from .demo import DemoMarket
 from .folder import FolderProvider
-from .market import Finding, MarketData, PriceHistory, QualityReport
+from .market import DataSource, Finding, MarketData, PriceHistory, QualityReport, as_day
 from .yahoo import YahooProvider
 
 if TYPE_CHECKING:
@@ -29,11 +29,11 @@ def period_start(last_date: np.datetime64, period: str) -> np.datetime64 | None:
     if not match:
         raise DataError(f"period {period!r} not understood; use e.g. 5y, 60mo, 52wk, 1260d or max")
     days = round(int(match.group(1)) * _PERIOD_DAYS[match.group(2)])
-    return np.datetime64(last_date, "D") - np.timedelta64(days - 1, "D")  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
+    return as_day(last_date) - np.timedelta64(days - 1, "D")
 
 
 def _business_days_between(earlier: np.datetime64, later: np.datetime64) -> int:
-    return int(np.busday_count(np.datetime64(earlier, "D"), np.datetime64(later, "D")))  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
+    return int(np.busday_count(as_day(earlier), as_day(later)))
 
 
 def load_market(
@@ -56,15 +56,16 @@ def load_market(
     """
     period = period or settings.market.period
     min_rows = min_history + settings.retraining.horizon
-    today = np.datetime64(today or np.datetime64("today"), "D")  # type: ignore[call-overload]  # numpy stubs refuse a unit change (numpy#31883)
+    today = as_day(today or np.datetime64("today"))
     findings: list[Finding] = []
     data = settings.data
-    if folder is not None or data.provider in ("csv", "parquet"):
+    folder_used = folder if folder is not None else data.folder
+    if data.provider not in ("csv", "parquet") and folder is None:
+        folder_used = None
+    if folder_used is not None:
         formats = ("csv", "parquet") if folder is not None else (data.provider,)
-        source = folder or data.folder
-        assert source is not None  # DataSettings requires data.folder for csv and parquet
         provider = FolderProvider(
-            source,
+            folder_used,
             formats=formats,
             adjusted_close=data.adjusted_close,
             workers=data.load_workers,
@@ -87,7 +88,12 @@ def load_market(
             {f.source for f in findings if f.action in ("file skipped", "ticker skipped")}
         ),
     )
-    return MarketData(dict(sorted(histories.items())), report)
+    if folder_used is not None:
+        kind = "folder" if folder is not None else data.provider
+        source = DataSource(kind, str(Path(folder_used).resolve()))
+    else:
+        source = DataSource(data.provider)
+    return MarketData(dict(sorted(histories.items())), report, source)
 
 
 def _cut_to_period(

@@ -97,9 +97,9 @@ class ProductionModels:
 
 @dataclass(frozen=True)
 class LatestFeatures:
-    """Each ticker's newest row of features, for one feature list."""
+    """Each ticker's newest row of features, for one feature list and one data source."""
 
-    feature_names: tuple[str, ...]
+    key: tuple
     rows: dict[str, tuple[np.datetime64, np.ndarray]]  # ticker -> (as-of date, features)
     loaded_at: float
 
@@ -124,22 +124,35 @@ class Prediction:
     as_of: str
     horizon_days: int
     model_version: str
+    stale: bool = False
+    warning: str | None = None
+
+
+def data_source_key(stored: StoredModel) -> tuple:
+    source = stored.metadata.get("data_source") or {}
+    return (source.get("provider"), source.get("folder"))
 
 
 class Predictor:
-    """Serves probabilities of an up-move; features are recomputed at most every ``ttl`` s."""
+    """Serves probabilities of an up-move from each ticker's newest bar.
+
+    ``load(model)`` returns the market the model should predict from (by default the data it
+    was trained on); latest features are recomputed at most every ``ttl_seconds``.
+    """
 
     def __init__(
         self,
         settings: Settings,
         model: Callable[[], StoredModel | None],
-        load: Callable[[Settings], MarketData],
+        load: Callable[[StoredModel], MarketData],
         *,
+        today: Callable[[], np.datetime64],
         ttl_seconds: float = 300.0,
     ) -> None:
         self.settings = settings
         self.model = model
         self.ttl_seconds = ttl_seconds
+        self.today = today
         self._load = load
         self._cache: LatestFeatures | None = None
         self._lock = threading.Lock()
@@ -147,20 +160,22 @@ class Predictor:
     def invalidate(self) -> None:
         self._cache = None
 
-    def _fresh(self, names: tuple[str, ...]) -> LatestFeatures | None:
+    def _fresh(self, key: tuple) -> LatestFeatures | None:
         cache = self._cache
-        if cache is None or cache.feature_names != names:
+        if cache is None or cache.key != key:
             return None
         return cache if time.monotonic() - cache.loaded_at < self.ttl_seconds else None
 
-    def _features(self, names: tuple[str, ...]) -> LatestFeatures:
-        if cached := self._fresh(names):
+    def _features(self, stored: StoredModel) -> LatestFeatures:
+        names = tuple(stored.model.feature_names)
+        key = (names, data_source_key(stored))
+        if cached := self._fresh(key):
             return cached
         with self._lock:  # one reload at a time; the others wait, then reuse it
-            if cached := self._fresh(names):
+            if cached := self._fresh(key):
                 return cached
-            market = self._load(self.settings)
-            self._cache = LatestFeatures(names, latest_features(market, names), time.monotonic())
+            market = self._load(stored)
+            self._cache = LatestFeatures(key, latest_features(market, names), time.monotonic())
             return self._cache
 
     def predict(self, tickers: Sequence[str]) -> list[Prediction]:
@@ -168,23 +183,37 @@ class Predictor:
         if stored is None:
             raise NoProductionModel("no production model yet; run a retrain first")
         wanted = [t.strip().upper() for t in tickers]
-        latest = self._features(tuple(stored.model.feature_names))
+        latest = self._features(stored)
         unknown = [t for t in wanted if t not in latest.rows]
         if unknown:
             known = ", ".join(sorted(latest.rows)[:10])
             raise UnknownTickers(
-                f"unknown ticker(s): {', '.join(unknown)} (known include: {known})"
+                f"unknown ticker(s): {', '.join(unknown)}; model {stored.version} knows "
+                f"{len(latest.rows)} ticker(s), e.g. {known}"
             )
         X = np.vstack([latest.rows[t][1] for t in wanted]).astype(np.float32)
         probability = stored.model.predict_proba(X)
-        return [
-            Prediction(
-                ticker=ticker,
-                probability_up=float(p),
-                direction="up" if p > 0.5 else "down",
-                as_of=str(latest.rows[ticker][0]),
-                horizon_days=stored.model.horizon,
-                model_version=stored.version,
+        today = self.today()
+        predictions = []
+        for ticker, p in zip(wanted, probability, strict=True):
+            as_of = latest.rows[ticker][0]
+            behind = int(np.busday_count(as_of.astype("datetime64[D]"), today))
+            stale = behind > self.settings.data.stale_days
+            predictions.append(
+                Prediction(
+                    ticker=ticker,
+                    probability_up=float(p),
+                    direction="up" if p > 0.5 else "down",
+                    as_of=str(as_of),
+                    horizon_days=stored.model.horizon,
+                    model_version=stored.version,
+                    stale=stale,
+                    warning=(
+                        f"stale: the newest bar ({as_of}) is {behind} business days before "
+                        f"{today} (data.stale_days = {self.settings.data.stale_days})"
+                        if stale
+                        else None
+                    ),
+                )
             )
-            for ticker, p in zip(wanted, probability, strict=True)
-        ]
+        return predictions

@@ -523,6 +523,7 @@ class ModelRegistry:
                     forced=bool(metadata.get("forced", False)),
                     verified=self.verified_bytes(row.version) is not None,
                     metrics={key: metrics.get(key) for key in METRIC_KEYS},
+                    data=metadata.get("data_source"),
                 )
             )
         return infos

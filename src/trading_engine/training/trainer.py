@@ -279,6 +279,8 @@ def train_and_evaluate(
         "horizon": dataset.horizon,
         "purge_gap_days": splitter.gap,
         "final_rounds": rounds,
+        "predicted_up": float(np.mean(probability > 0.5)),
+        "train_base_rate": float(np.mean(y)),
     }
     comparison = compare_with_production(production_model, holdout, probability, settings)
     gates, skill = judge(
