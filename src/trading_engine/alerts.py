@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import HoldoutMetrics, RunRecord
+from .records import HoldoutMetrics, RollbackResult, RunRecord
 
 if TYPE_CHECKING:
     import httpx
@@ -150,6 +150,15 @@ def run_lines(run: RunRecord) -> list[str]:
         f"Tickers: {run.tickers or 0}",
         "",
     ]
+
+
+def rollback_alert(result: RollbackResult, reason: str, paths: Sequence[str]) -> Alert:
+    return Alert(
+        "Model Rollback",
+        ROLLBACK,
+        f"Rolled back from {result.previous_version} to {result.version}.",
+        [f"Reason: {reason}", *paths],
+    )
 
 
 def run_alert(run: RunRecord, paths: Sequence[str]) -> Alert | None:

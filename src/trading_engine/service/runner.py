@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..alerts import ERROR, ROLLBACK, Alerts, run_alert
+from ..alerts import ERROR, Alerts, rollback_alert, run_alert
 from ..config import Settings
 from ..data import MarketData, require_enough
 from ..errors import StoreUnavailable, TradingEngineError
@@ -321,12 +321,7 @@ class Runner:
         metrics = self.registry.production_metrics()
         for listener in self.on_rollback:
             _call(listener, result, metrics)
-        self.alerts.send(
-            "Model Rollback",
-            ROLLBACK,
-            f"Rolled back from {result.previous_version} to {result.version}.",
-            [f"Reason: {reason}", *self.paths],
-        )
+        self.alerts.deliver(rollback_alert(result, reason, self.paths))
         return result
 
 
