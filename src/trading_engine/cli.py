@@ -453,11 +453,9 @@ def predict(
     as_json: JsonOption = False,
 ) -> None:
     """Probability that each ticker closes higher after the horizon, from its latest bar."""
-    from dataclasses import asdict
-
     service = _service()
     _production(service)
-    predictions = [asdict(p) for p in service.predictor(data).predict(tickers)]
+    predictions = [p.to_json() for p in service.predictor(data).predict(tickers)]
     if as_json:
         _print_json(predictions)
         return

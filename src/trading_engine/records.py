@@ -214,3 +214,16 @@ class RollbackResult(Record):
     message: str
     version: str
     previous_version: str | None = None
+
+
+class Prediction(Record):
+    """One ticker's probability of an up-move over the horizon, from its newest bar."""
+
+    ticker: str
+    probability_up: float
+    direction: str
+    as_of: str
+    horizon_days: int
+    model_version: str
+    stale: bool = False
+    warning: str | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -50,4 +49,4 @@ def predict(request: PredictRequest, predictor: PredictorDep) -> dict:
     predictions = predictor.predict(request.tickers)
     prom_metrics.PREDICTIONS.inc(len(predictions))
     prom_metrics.PREDICTION_LATENCY.observe(time.perf_counter() - started)
-    return {"predictions": [asdict(p) for p in predictions]}
+    return {"predictions": predictions}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from ..records import DataRecord, Job, RollbackResult, RunRecord, VersionInfo
+from ..records import DataRecord, Job, Prediction, RollbackResult, RunRecord, VersionInfo
 from .errors import shorten
 
 TICKER = re.compile(r"[A-Za-z0-9.\-^=_]{1,15}")  # AAPL, BRK-B, BRK.B, ^GSPC, EURUSD=X
@@ -92,17 +92,6 @@ Ticker = Annotated[
 
 class PredictRequest(BaseModel):
     tickers: list[Ticker] = Field(..., min_length=1, max_length=500, examples=[["AAPL", "MSFT"]])
-
-
-class Prediction(BaseModel):
-    ticker: str
-    probability_up: float
-    direction: str
-    as_of: str
-    horizon_days: int
-    model_version: str
-    stale: bool = False
-    warning: str | None = None
 
 
 class PredictResponse(BaseModel):

@@ -14,6 +14,7 @@ from ..config import Settings
 from ..data import MarketData
 from ..errors import CorruptModel, NoProductionModel, UnknownTickers
 from ..features.indicators import compute_features, feature_window
+from ..records import Prediction
 from ..store import ModelRegistry
 from ..training.model import StoredModel, decode_model
 
@@ -114,18 +115,6 @@ def latest_features(
         recent = history.rows(slice(max(0, len(history) - tail), None))
         rows[ticker] = (history.dates[-1], compute_features(recent, feature_names)[-1])
     return rows
-
-
-@dataclass(frozen=True)
-class Prediction:
-    ticker: str
-    probability_up: float
-    direction: str
-    as_of: str
-    horizon_days: int
-    model_version: str
-    stale: bool = False
-    warning: str | None = None
 
 
 def data_source_key(stored: StoredModel) -> tuple:
