@@ -2,6 +2,7 @@
 # Set up (or reuse) the local virtual environment, then run a task:
 #   ./dev.sh demo    retrain + deploy on the built-in demo market (offline), then serve the API
 #                    with the scheduler on 127.0.0.1:8000 (Ctrl-C stops it)
+#   ./dev.sh check   lint (ruff check), formatting (ruff format --check) and types (mypy, src/)
 #   ./dev.sh test    the whole test suite, slow tests included
 #   ./dev.sh bench   every benchmark in bench/ (about 10 minutes; figures also in bench/results/)
 #   ./dev.sh lock    re-resolve requirements.lock after changing pyproject.toml
@@ -31,10 +32,14 @@ case "$task" in
   demo)  setup
          "$VENV/bin/trading-engine" demo "$@" || echo "(the demo retrain did not deploy; serving anyway)"
          exec "$VENV/bin/trading-engine" serve ;;
+  check) setup
+         "$VENV/bin/ruff" check src tests bench
+         "$VENV/bin/ruff" format --check src tests bench
+         "$VENV/bin/python" -m mypy ;;
   test)  setup; exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
   bench) setup
          for b in features retrain scale serve; do "$VENV/bin/python" "bench/$b.py"; done ;;
   lock)  setup; "$VENV/bin/uv" pip compile --quiet --python-version 3.11 --extra dev \
            --generate-hashes --no-header --no-emit-index-url -o requirements.lock pyproject.toml ;;
-  *) echo "usage: ./dev.sh demo|test|bench|lock" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh demo|check|test|bench|lock" >&2; exit 2 ;;
 esac

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import httpx
 
 import trading_engine
 
@@ -51,3 +55,22 @@ def modules_loaded_by(statement: str) -> set[str]:
         timeout=60,
     )
     return set(result.stdout.split())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Poll ``/health`` until the server answers; fail fast if its process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"no answer from {base} within {timeout} s")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
 
 import httpx
 import pytest
 
 from tests.api.conftest import SMALL
-from tests.helpers import ENTRY_POINT, run_cli
+from tests.helpers import ENTRY_POINT, free_port, run_cli, wait_until_serving
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +80,6 @@ def test_predict_and_schedule(workdir):
     assert schedule["weekly_full_retrain"].endswith("03:00:00+00:00")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_answers_the_seeds_curl_examples(workdir):
     port = free_port()
     env = {**__import__("os").environ, **SMALL_ENV, "TRADING_ENGINE_DATA__DEMO_END": "2026-11-24"}
@@ -100,12 +92,7 @@ def test_serve_answers_the_seeds_curl_examples(workdir):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_serving(base, server)
         status = httpx.get(f"{base}/api/ml/retraining/status").json()
         assert status["running"] is True  # the scheduler runs inside the server
         trigger = httpx.post(f"{base}/api/ml/retraining/trigger")

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import HoldoutMetrics, RunRecord
+from .records import HoldoutMetrics, RollbackResult, RunRecord
 
 if TYPE_CHECKING:
     import httpx
@@ -152,6 +152,15 @@ def run_lines(run: RunRecord) -> list[str]:
     ]
 
 
+def rollback_alert(result: RollbackResult, reason: str, paths: Sequence[str]) -> Alert:
+    return Alert(
+        "Model Rollback",
+        ROLLBACK,
+        f"Rolled back from {result.previous_version} to {result.version}.",
+        [f"Reason: {reason}", *paths],
+    )
+
+
 def run_alert(run: RunRecord, paths: Sequence[str]) -> Alert | None:
     """The seed's alert for a finished run, worded from its record (None while running)."""
     metrics = metric_lines(run.metrics, run.previous_metrics)
@@ -179,6 +188,8 @@ def run_alert(run: RunRecord, paths: Sequence[str]) -> Alert | None:
         return Alert(
             "Model Validation Failed", FAILURE, "Candidate failed validation; not deployed.", lines
         )
+    if run.outcome == "skipped":
+        return Alert("Scheduled Retrain Skipped", DEGRADED, str(run.reason), list(paths))
     if run.outcome in ("failed", "interrupted"):
         return Alert(
             "Model Retraining Error",

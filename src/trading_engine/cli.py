@@ -14,11 +14,12 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .config import Settings, get_settings
 from .errors import AlreadyRunning, NoProductionModel, TradingEngineError, describe
-from .records import RunRecord
+from .records import DataRecord, RunRecord
 
 app = typer.Typer(
     help="Keep a stock-direction model fresh: data, features, retraining, deployment.",
@@ -34,7 +35,10 @@ error_console = Console(stderr=True)
 
 PathArgument = Annotated[
     Path | None,
-    typer.Argument(help="Folder of TICKER.csv / TICKER.parquet files; omit for the demo market."),
+    typer.Argument(
+        help="Folder of TICKER.csv / TICKER.parquet files; omit for the configured provider "
+        "(data.provider: the demo market unless set)."
+    ),
 ]
 # metavar="": a flag takes no value, and the help must not suggest `--json <bool>`.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.", metavar="")]
@@ -54,8 +58,6 @@ def _load(settings: Settings, folder: Path | None):
 def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
     """Validate a market folder and list every fault found, file by file; then check that
     the labelled dates hold the holdout, the purges and the walk-forward folds."""
-    from rich.markup import escape
-
     from .data.folder import NOTHING_LOADED
     from .training.preflight import preflight_market
 
@@ -190,9 +192,24 @@ def _fmt(value: object, digits: int = 4) -> str:
     return "-" if value is None else str(value)
 
 
-def _print_run(run: RunRecord) -> None:
-    from rich.markup import escape
+def _print_findings(run: RunRecord) -> None:
+    """The data faults that changed this run, above its metrics."""
+    if run.data:
+        console.print(f"data: {run.data.describe()}", highlight=False, soft_wrap=True)
+    if not run.findings:
+        return
+    table = _narrow_table(f"Data findings that shaped this run ({len(run.findings)})")
+    for column in ("File", "Problem", "Detail", "Action"):
+        table.add_column(column, no_wrap=column != "Detail", overflow="fold")
+    for finding in run.findings:
+        table.add_row(
+            escape(finding.source), finding.problem, escape(finding.detail), finding.action
+        )
+    console.print(table)
 
+
+def _print_run(run: RunRecord) -> None:
+    _print_findings(run)
     metrics = run.metrics.to_json() if run.metrics else {}
     previous = run.previous_metrics.to_json() if run.previous_metrics else {}
     if metrics:
@@ -339,6 +356,7 @@ def info(as_json: JsonOption = False) -> None:
         "train_end": model.train_end,
         "horizon": model.horizon,
         "metrics": model.metrics,
+        "data": stored.metadata.get("data_source"),
     }
     if as_json:
         _print_json(payload)
@@ -347,6 +365,8 @@ def info(as_json: JsonOption = False) -> None:
         f"version {stored.version}, trained {model.train_start} .. {model.train_end}, "
         f"horizon {model.horizon} days"
     )
+    if payload["data"]:
+        console.print(f"data: {DataRecord.model_validate(payload['data']).describe()}")
     console.print(f"features ({len(model.feature_names)}): {', '.join(model.feature_names)}")
     console.print(
         "metrics: "
@@ -366,28 +386,36 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Every retrain run, deployed, rejected or failed, newest first (paged)."""
-    from rich.markup import escape
-
     total, page = _service().registry.history(limit, offset, outcome)
     runs = [run.to_json() for run in page]
     if as_json:
         _print_json({"total": total, "limit": limit, "offset": offset, "items": runs})
         return
-    table = Table(title=f"Retrain history ({offset + 1}-{offset + len(runs)} of {total})")
-    for column in ("Started", "Trigger", "Outcome", "Version", "F1", "Accuracy", "Reason"):
-        table.add_column(column, overflow="fold")
+    table = _narrow_table(f"Retrain history ({offset + 1}-{offset + len(runs)} of {total})")
+    table.add_column("Started", no_wrap=True)
+    table.add_column("Trigger", no_wrap=True)
+    table.add_column("Outcome", no_wrap=True)
+    table.add_column("Version", no_wrap=True)
+    table.add_column("Acc.", no_wrap=True, justify="right")
+    table.add_column("Reason", overflow="fold", ratio=1)
     for run in runs:
         metrics = run.get("metrics") or {}
         table.add_row(
-            str(run.get("started_at", ""))[:19],
-            run.get("trigger", ""),
+            str(run.get("started_at", ""))[:16].replace("T", " "),
+            str(run.get("trigger", "")).removeprefix("scheduled-"),
             run.get("outcome", ""),
             run.get("version") or "-",
-            _fmt(metrics.get("f1_score"), 3),
             _fmt(metrics.get("accuracy"), 3),
             escape(run.get("reason") or ""),
         )
     console.print(table)
+
+
+def _narrow_table(title: str) -> Table:
+    """A table that fits 80 columns: a rule under the header, no side borders."""
+    from rich import box
+
+    return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
 
 
 @app.command("models")
@@ -398,17 +426,21 @@ def models(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(versions)
         return
-    table = Table(title="Model versions")
-    for column in ("Version", "Role", "Trained", "F1", "Accuracy", "Forced"):
-        table.add_column(column)
+    table = _narrow_table("Model versions")
+    for column in ("Version", "Role", "Trained", "F1", "Acc.", "Notes"):
+        table.add_column(column, no_wrap=column != "Notes")
     for item in versions:
         table.add_row(
             item["version"],
             item["role"] or "",
-            f"{item['train_start']} .. {item['train_end']}",
+            f"{item['train_start']}..{item['train_end']}",
             _fmt(item["metrics"]["f1_score"], 3),
             _fmt(item["metrics"]["accuracy"], 3),
-            ("yes" if item["forced"] else "") + ("" if item["verified"] else " CORRUPT"),
+            ", ".join(
+                note
+                for note, applies in (("forced", item["forced"]), ("CORRUPT", not item["verified"]))
+                if applies
+            ),
         )
     console.print(table)
 
@@ -433,17 +465,25 @@ def rollback(
 @app.command("predict")
 def predict(
     tickers: Annotated[list[str], typer.Argument(help="Tickers to predict, e.g. AAPL MSFT.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Folder of ticker files; default: the data production was trained on.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Probability that each ticker closes higher after the horizon, from its latest bar."""
-    from dataclasses import asdict
-
     service = _service()
     _production(service)
-    predictions = [asdict(p) for p in service.predictor().predict(tickers)]
+    predictions = [p.to_json() for p in service.predictor(data).predict(tickers)]
     if as_json:
         _print_json(predictions)
         return
+    for item in predictions:
+        if item["warning"]:
+            error_console.print(f"[yellow]warning:[/] {item['ticker']}: {item['warning']}")
     table = Table(title=f"Predictions (model {predictions[0]['model_version']})")
     for column in ("Ticker", "P(up)", "Direction", "As of", "Horizon"):
         table.add_column(column)
@@ -506,8 +546,6 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except TradingEngineError as error:
-        from rich.markup import escape
-
         label = "already running" if isinstance(error, AlreadyRunning) else "error"
         error_console.print(
             f"[red]{label}:[/] {escape(str(error))}", highlight=False, soft_wrap=True

@@ -20,7 +20,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -346,7 +346,7 @@ class Settings(BaseSettings):
         return (init_settings, StrictEnvironment(settings_cls), TomlFile(settings_cls))
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build settings from defaults, the TOML file, the environment and ``overrides``."""
     try:
         return Settings(**overrides)

@@ -69,11 +69,12 @@ def setting_paths(
 ) -> Iterator[tuple[tuple[str, ...], bool]]:
     """Every setting's path and whether it is a section: (("retraining", "schedule"), True)."""
     for name, field in model.model_fields.items():
-        path = (*parent, name)
-        section = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        yield path, section
-        if section:
-            yield from setting_paths(field.annotation, path)
+        path, annotation = (*parent, name), field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield path, True
+            yield from setting_paths(annotation, path)
+        else:
+            yield path, False
 
 
 def variable(path: tuple[str, ...]) -> str:

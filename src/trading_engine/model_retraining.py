@@ -22,7 +22,6 @@ import numpy as np
 from .alerts import ERROR, Alert, Alerts, FileAlertSink, WebhookAlertSink
 from .config import Settings, get_settings
 from .data import MarketData, load_market
-from .data.providers import known_tickers
 from .errors import AlreadyRunning, StoreUnavailable
 from .features.catalogue import feature_window
 from .logging_setup import configure_logging
@@ -184,15 +183,28 @@ class ModelRetrainingService:
         """The model serving now (production, else its verified fallback), cached."""
         return self.production.current()
 
-    def predictor(self) -> Predictor:
-        return Predictor(
-            self.settings,
-            self.production.current,
-            lambda settings, tickers: self._load(
-                settings, np.datetime64(self.clock().date(), "D"), tickers=tickers
-            ),
-            universe=lambda: known_tickers(self.settings),
-        )
+    def today(self) -> np.datetime64:
+        return np.datetime64(self.clock().date(), "D")
+
+    def predictor(self, folder: Path | None = None) -> Predictor:
+        """Predictions from the market production was trained on (or from ``folder``), loading
+        only the tickers asked for."""
+
+        def load(stored: StoredModel, tickers: Sequence[str]) -> MarketData:
+            source = stored.metadata.get("data_source") or {}
+            where = folder or (Path(source["folder"]) if source.get("folder") else None)
+            if where is not None:
+                return load_training_market(
+                    self.settings, self.today(), folder=where, tickers=tickers
+                )
+            settings = self.settings
+            provider = source.get("provider")
+            if provider and provider != settings.data.provider:
+                data = settings.data.model_copy(update={"provider": provider})
+                settings = settings.model_copy(update={"data": data})
+            return self._load(settings, self.today(), tickers=tickers)
+
+        return Predictor(self.settings, self.production.current, load, today=self.today)
 
     def get_status(self) -> dict[str, Any]:
         """The seed's status JSON, plus the production version and the last run."""

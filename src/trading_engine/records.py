@@ -67,6 +67,8 @@ class HoldoutMetrics(Record):
     horizon: int | None = None
     purge_gap_days: int | None = None
     final_rounds: int | None = None
+    predicted_up: float | None = None  # share of holdout rows predicted "up"
+    train_base_rate: float | None = None  # share of "up" labels in training: known beforehand
     accuracy_edge: float | None = None
     skill_p_value_accuracy: float | None = None
     skill_p_value_auc: float | None = None
@@ -112,6 +114,29 @@ class Comparison(Record):
     production: dict[str, float | None] = Field(default_factory=dict)
 
 
+class DataRecord(Record):
+    """The market a run (and the model it produced) was trained on."""
+
+    provider: str
+    folder: str | None = None
+    tickers: list[str] = Field(default_factory=list)
+    fingerprint: str | None = None  # equal fingerprints: no new or changed bars
+    last_date: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.provider} {self.folder}" if self.folder else self.provider
+        return f"{where}, {len(self.tickers)} ticker(s) up to {self.last_date}"
+
+
+class FindingRecord(Record):
+    """A data fault that changed a run: a file skipped, a ticker stale."""
+
+    source: str
+    problem: str
+    detail: str
+    action: str
+
+
 class RunRecord(Record):
     """One retrain, whatever its outcome. ``running`` until it ends; ``interrupted`` if it died."""
 
@@ -137,6 +162,8 @@ class RunRecord(Record):
     comparison: Comparison | None = None
     data_findings: int = 0
     skipped: list[str] = Field(default_factory=list)
+    data: DataRecord | None = None
+    findings: list[FindingRecord] = Field(default_factory=list)  # those that changed the run
     owner_pid: int | None = None  # the process running it, to tell a live run from a dead one
 
 
@@ -179,6 +206,7 @@ class VersionInfo(Record):
     forced: bool = False
     verified: bool = True
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    data: DataRecord | None = None
 
 
 class RollbackResult(Record):
@@ -186,3 +214,16 @@ class RollbackResult(Record):
     message: str
     version: str
     previous_version: str | None = None
+
+
+class Prediction(Record):
+    """One ticker's probability of an up-move over the horizon, from its newest bar."""
+
+    ticker: str
+    probability_up: float
+    direction: str
+    as_of: str
+    horizon_days: int
+    model_version: str
+    stale: bool = False
+    warning: str | None = None

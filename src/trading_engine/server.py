@@ -84,8 +84,10 @@ def create_app(
 
     # Every error is {"error", "message"}: starlette's HTTPException covers FastAPI's and the
     # router's own 404 and 405; a 500 is logged with its traceback, then re-raised by Starlette.
-    app.add_exception_handler(HTTPException, errors.http_error)
-    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    # Starlette types a handler as taking any Exception, so one for a subclass is refused
+    # (Kludex/starlette#2417); Starlette only calls it with the class it is registered for.
+    app.add_exception_handler(HTTPException, errors.http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(TradingEngineError, errors.trading_engine_error)
     app.add_exception_handler(Exception, errors.internal_error)
     # Added last runs first: refuse foreign writes before reading any body.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ import pytest
 
 from tests.api.conftest import SMALL
 from tests.conftest import TODAY
-from tests.helpers import ENTRY_POINT
+from tests.helpers import ENTRY_POINT, free_port, wait_until_serving
 from tests.registry_helpers import deploy
 from trading_engine.store import ModelRegistry
 
@@ -28,12 +27,6 @@ ENV = {
     "TRADING_ENGINE_RETRAINING__BOOTSTRAP_SAMPLES": "200",
     "TRADING_ENGINE_RETRAINING__TUNING__N_TRIALS": "200",  # a full run lasts long enough to kill
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -49,14 +42,7 @@ def server(workdir: Path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not start")
+        wait_until_serving(base, process)
         yield process, base
     finally:
         if process.poll() is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import TODAY
+from tests.conftest import demo_histories
 from tests.helpers import run_cli
 from trading_engine.config import load_settings
 from trading_engine.data.yahoo import YahooProvider, split_download
@@ -130,31 +130,48 @@ def test_without_network_it_fails_within_seconds_and_quietly(cli_run, tmp_path, 
     assert [str(warning.message) for warning in caught] == []
 
 
+def yahoo_layout(histories) -> pd.DataFrame:
+    """Histories in the layout ``yfinance.download`` returns (columns: Price, Ticker)."""
+    fields = {"Close": "close", "High": "high", "Low": "low", "Open": "open", "Volume": "volume"}
+    frame = pd.DataFrame(
+        {
+            (field, ticker): getattr(history, name)
+            for field, name in fields.items()
+            for ticker, history in histories.items()
+        },
+        index=pd.DatetimeIndex(
+            next(iter(histories.values())).dates.astype("datetime64[ns]"), name="Date"
+        ),
+    )
+    frame.columns.names = ["Price", "Ticker"]
+    return frame
+
+
 def test_predict_downloads_only_the_tickers_asked_for(tmp_path, monkeypatch):
-    """A model trained on the demo market, then predictions from (replayed) Yahoo data."""
+    """A model trained on (replayed) Yahoo data predicts from Yahoo data, ticker by ticker."""
     from trading_engine.data import yahoo
     from trading_engine.model_retraining import ModelRetrainingService
 
-    paths = {"models_dir": tmp_path / "models", "logs_dir": tmp_path / "logs"}
-    demo = load_settings(
-        market={"default_stocks": ["AAPL", "MSFT", "NVDA"]},
-        data={"demo_end": str(TODAY), "demo_days": 450},
-        retraining={"bootstrap_samples": 100},
-        paths=paths,
-    )
-    assert ModelRetrainingService(demo).run_retrain(force=True).outcome == "deployed"
-
+    market = yahoo_layout(demo_histories(n_tickers=3, n_days=450))
     asked: list[list[str]] = []
 
     def replay(tickers, period):
         asked.append(list(tickers))
-        return RECORDED.loc[:, RECORDED.columns.get_level_values("Ticker").isin(tickers)]
+        return market.loc[:, market.columns.get_level_values("Ticker").isin(tickers)]
 
     monkeypatch.setattr(yahoo, "_download", replay)
-    live = demo.model_copy(update={"data": demo.data.model_copy(update={"provider": "yfinance"})})
-    predictor = ModelRetrainingService(live, clock=lambda: datetime(2026, 11, 24, tzinfo=UTC))
-    predictor = predictor.predictor()
-    assert [p.ticker for p in predictor.predict(["aapl"])] == ["AAPL"]
-    assert [p.ticker for p in predictor.predict(["AAPL", "MSFT"])] == ["AAPL", "MSFT"]
-    assert predictor.predict(["MSFT"])[0].as_of == "2026-11-24"
-    assert asked == [["AAPL"], ["MSFT"]]  # never the universe; cached tickers not again
+    settings = load_settings(
+        market={"default_stocks": ["T00", "T01", "T02"]},
+        data={"provider": "yfinance"},
+        retraining={"bootstrap_samples": 100},
+        paths={"models_dir": tmp_path / "models", "logs_dir": tmp_path / "logs"},
+    )
+    service = ModelRetrainingService(settings, clock=lambda: datetime(2026, 11, 24, tzinfo=UTC))
+    assert service.run_retrain(force=True).outcome == "deployed"
+    assert asked == [["T00", "T01", "T02"]]  # training loads the universe
+
+    predictor = service.predictor()
+    assert [p.ticker for p in predictor.predict(["t00"])] == ["T00"]
+    assert [p.ticker for p in predictor.predict(["T00", "T01"])] == ["T00", "T01"]
+    assert predictor.predict(["T01"])[0].as_of == "2026-11-24"
+    assert asked[1:] == [["T00"], ["T01"]]  # never the universe; cached tickers not again

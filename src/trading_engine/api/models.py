@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -12,7 +12,7 @@ from .deps import PredictorDep, ServiceDep
 from .schemas import Message, ModelInfo, PredictRequest, PredictResponse, VersionsResponse
 
 router = APIRouter(prefix="/api/ml", tags=["models"])
-NOT_FOUND = {404: {"model": Message}, 503: {"model": Message}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}, 503: {"model": Message}}
 
 
 @router.get("/model/info", response_model=ModelInfo, responses=NOT_FOUND)
@@ -29,6 +29,7 @@ def model_info(service: ServiceDep) -> ModelInfo:
         train_start=model.train_start,
         train_end=model.train_end,
         horizon=model.horizon,
+        data=stored.metadata.get("data_source"),
     )
 
 
@@ -48,4 +49,4 @@ def predict(request: PredictRequest, predictor: PredictorDep) -> dict:
     predictions = predictor.predict(request.tickers)
     prom_metrics.PREDICTIONS.inc(len(predictions))
     prom_metrics.PREDICTION_LATENCY.observe(time.perf_counter() - started)
-    return {"predictions": [asdict(p) for p in predictions]}
+    return {"predictions": predictions}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
@@ -18,7 +18,9 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/api/ml/retraining", tags=["retraining"])
-ERRORS = {code: {"model": Message} for code in (401, 403, 404, 409, 413, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Message} for code in (401, 403, 404, 409, 413, 422, 503)
+}
 
 
 @router.get("/status", response_model=StatusResponse)

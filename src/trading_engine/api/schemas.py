@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from ..records import Job, RollbackResult, RunRecord, VersionInfo
+from ..records import DataRecord, Job, Prediction, RollbackResult, RunRecord, VersionInfo
 from .errors import shorten
 
 TICKER = re.compile(r"[A-Za-z0-9.\-^=_]{1,15}")  # AAPL, BRK-B, BRK.B, ^GSPC, EURUSD=X
@@ -66,6 +66,7 @@ class ModelInfo(BaseModel):
     train_start: str
     train_end: str
     horizon: int
+    data: DataRecord | None = None  # the market it was trained on; predict reads it
 
 
 class VersionsResponse(BaseModel):
@@ -91,15 +92,6 @@ Ticker = Annotated[
 
 class PredictRequest(BaseModel):
     tickers: list[Ticker] = Field(..., min_length=1, max_length=500, examples=[["AAPL", "MSFT"]])
-
-
-class Prediction(BaseModel):
-    ticker: str
-    probability_up: float
-    direction: str
-    as_of: str
-    horizon_days: int
-    model_version: str
 
 
 class PredictResponse(BaseModel):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .market import MarketData, PriceHistory, QualityReport
+from .market import MarketData, PriceHistory, QualityReport, as_day
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class DemoMarket:
     seed: int = 7
 
     def dates(self, today: np.datetime64 | None = None) -> np.ndarray:
-        end = np.datetime64(self.end or today or np.datetime64("today"), "D")
+        end = as_day(self.end or today or np.datetime64("today"))
         last = np.busday_offset(end, 0, roll="backward")
         return np.busday_offset(last, np.arange(-self.n_days + 1, 1), roll="backward").astype(
             "datetime64[D]"

@@ -7,9 +7,16 @@ positive prices, ``low <= high`` and no missing cells.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
+
+
+def as_day(value: object) -> np.datetime64:
+    """``value`` (ISO text, a date or a datetime64 of any unit) as a calendar day."""
+    return cast(np.datetime64, np.array(value, dtype="datetime64[D]")[()])
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class PriceHistory:
 
     def until(self, last_date: np.datetime64) -> PriceHistory:
         """The history as it was known at the close of ``last_date`` (rows after it dropped)."""
-        end = int(np.searchsorted(self.dates, np.datetime64(last_date, "D"), side="right"))
+        end = int(np.searchsorted(self.dates, as_day(last_date), side="right"))
         return self.rows(slice(0, end))
 
     def rows(self, index: slice | np.ndarray) -> PriceHistory:
@@ -95,12 +102,34 @@ class QualityReport:
         }
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Where a market came from, recorded with every model trained on it."""
+
+    provider: str  # "demo", "csv", "parquet", "yfinance", or "folder" (csv and parquet)
+    folder: str | None = None  # absolute path, for folder providers
+
+    def describe(self) -> str:
+        return f"{self.provider} {self.folder}" if self.folder else self.provider
+
+
 @dataclass
 class MarketData:
     """Validated histories by ticker plus the report of what validation found."""
 
     histories: dict[str, PriceHistory]
     report: QualityReport
+    source: DataSource = DataSource("demo")
+
+    def fingerprint(self) -> str:
+        """A digest of every bar: equal fingerprints mean no new (or changed) data."""
+        digest = hashlib.sha256()
+        for ticker in sorted(self.histories):
+            history = self.histories[ticker]
+            digest.update(ticker.encode())
+            for column in (history.dates, history.close, history.volume, history.open):
+                digest.update(np.ascontiguousarray(column).tobytes())
+        return digest.hexdigest()[:16]
 
     @property
     def tickers(self) -> list[str]:

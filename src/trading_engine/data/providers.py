@@ -12,7 +12,15 @@ import numpy as np
 from ..errors import DataError
 from .demo import DemoMarket
 from .folder import NOTHING_LOADED, FolderProvider
-from .market import Finding, MarketData, PriceHistory, QualityReport, printable
+from .market import (
+    DataSource,
+    Finding,
+    MarketData,
+    PriceHistory,
+    QualityReport,
+    as_day,
+    printable,
+)
 from .yahoo import YahooProvider
 
 if TYPE_CHECKING:
@@ -29,11 +37,11 @@ def period_start(last_date: np.datetime64, period: str) -> np.datetime64 | None:
     if not match:
         raise DataError(f"period {period!r} not understood; use e.g. 5y, 60mo, 52wk, 1260d or max")
     days = round(int(match.group(1)) * _PERIOD_DAYS[match.group(2)])
-    return np.datetime64(last_date, "D") - np.timedelta64(days - 1, "D")
+    return as_day(last_date) - np.timedelta64(days - 1, "D")
 
 
 def _business_days_between(earlier: np.datetime64, later: np.datetime64) -> int:
-    return int(np.busday_count(np.datetime64(earlier, "D"), np.datetime64(later, "D")))
+    return int(np.busday_count(as_day(earlier), as_day(later)))
 
 
 def load_market(
@@ -56,13 +64,16 @@ def load_market(
     """
     period = period or settings.market.period
     min_rows = min_history + settings.retraining.horizon
-    today = np.datetime64(today or np.datetime64("today"), "D")
+    today = as_day(today or np.datetime64("today"))
     findings: list[Finding] = []
     data = settings.data
-    if folder is not None or data.provider in ("csv", "parquet"):
+    folder_used = folder if folder is not None else data.folder
+    if data.provider not in ("csv", "parquet") and folder is None:
+        folder_used = None
+    if folder_used is not None:
         formats = ("csv", "parquet") if folder is not None else (data.provider,)
         provider = FolderProvider(
-            folder or data.folder,
+            folder_used,
             formats=formats,
             adjusted_close=data.adjusted_close,
             workers=data.load_workers,
@@ -85,7 +96,12 @@ def load_market(
             {f.source for f in findings if f.action in ("file skipped", "ticker skipped")}
         ),
     )
-    return MarketData(dict(sorted(histories.items())), report)
+    if folder_used is not None:
+        kind = "folder" if folder is not None else data.provider
+        source = DataSource(kind, str(Path(folder_used).resolve()))
+    else:
+        source = DataSource(data.provider)
+    return MarketData(dict(sorted(histories.items())), report, source)
 
 
 def _demo(
@@ -115,15 +131,6 @@ def _demo(
     return {t: histories[t] for t in wanted if t in histories}
 
 
-def known_tickers(settings: Settings) -> list[str]:
-    """The tickers the configured provider offers (a folder's files; else the universe)."""
-    data = settings.data
-    if data.provider in ("csv", "parquet") and data.folder is not None:
-        files, _ = FolderProvider(data.folder, formats=(data.provider,)).files()
-        return sorted(files)
-    return sorted(settings.market.default_stocks)
-
-
 def _cut_to_period(
     histories: dict[str, PriceHistory],
     period: str,
@@ -135,6 +142,7 @@ def _cut_to_period(
         return histories
     last = max(h.dates[-1] for h in histories.values())
     start = period_start(last, period)
+    assert start is not None  # None only for "max", returned above
     kept: dict[str, PriceHistory] = {}
     for ticker, history in histories.items():
         cut = history.rows(slice(int(np.searchsorted(history.dates, start)), None))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.market import PriceHistory
+from ..data.market import PriceHistory, as_day
 from .catalogue import BASE_FEATURES
 from .indicators import compute_features
 
@@ -52,7 +52,7 @@ def find_lookahead(
                     history.ticker,
                     names[column],
                     known.dates[row],
-                    np.datetime64(cut, "D"),
+                    as_day(cut),
                     float(reference[row, column]),
                     float(partial[row, column]),
                 )

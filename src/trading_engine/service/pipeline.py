@@ -56,6 +56,39 @@ def deploy_reason(verdict: GateVerdict, trigger: str) -> str:
     return "forced deployment (every gate passed anyway)"
 
 
+def explain_rejection(metrics: HoldoutMetrics | None, failed: list[GateResult]) -> str:
+    """The gate names, then what the candidate did, in words a person can weigh."""
+    reason = f"failed gate(s): {', '.join(gate.name for gate in failed)}"
+    if metrics is None:
+        return reason
+    said = []
+    if metrics.predicted_up is not None:
+        said.append(f"it predicts up for {metrics.predicted_up:.0%} of the holdout rows")
+    if metrics.accuracy is not None and metrics.base_rate is not None:
+        always_up = metrics.base_rate
+        text = f"accuracy {metrics.accuracy:.3f} against {always_up:.3f} for always-up"
+        if metrics.train_base_rate is not None:
+            majority_up = metrics.train_base_rate >= 0.5
+            guess = always_up if majority_up else 1 - always_up
+            text += (
+                f" and {guess:.3f} for the training majority "
+                f"({metrics.train_base_rate:.0%} of training labels were up)"
+            )
+        said.append(text)
+    if metrics.roc_auc is not None:
+        text = f"AUC {metrics.roc_auc:.3f}"
+        if metrics.skill_p_value_auc is not None:
+            text += f" (p {metrics.skill_p_value_auc:.3f} that it has no edge)"
+        said.append(text)
+    for gate in failed:
+        if gate.name in ("max_f1_drop", "max_accuracy_drop"):
+            what = "F1" if gate.name == "max_f1_drop" else "accuracy"
+            said.append(
+                f"{what} {gate.value:.1%} below production's (at most {gate.threshold:.0%})"
+            )
+    return f"{reason}: {'; '.join(said)}" if said else reason
+
+
 def _evaluated(run: RunRecord, result: TrainingResult, production: StoredModel | None) -> RunRecord:
     return run.model_copy(
         update={
@@ -129,9 +162,9 @@ def run_retrain(
         "duration_seconds": round((finished_at - started).total_seconds(), 3),
     }
     if not result.gates.deploy:
-        names = ", ".join(gate.name for gate in verdict.failed)
+        reason = explain_rejection(evaluated.metrics, verdict.failed)
         rejected = evaluated.model_copy(
-            update={**finished, "outcome": "rejected", "reason": f"failed gate(s): {names}"}
+            update={**finished, "outcome": "rejected", "reason": reason}
         )
         return PipelineResult(rejected, tuned)
     version = store.new_version_id()
@@ -146,6 +179,7 @@ def run_retrain(
             "run_id": run.run_id,
             "gate_report": verdict.to_json(),
             "forced": run.forced,
+            "data_source": run.data.to_json() if run.data else None,
         }
     )
     store.deploy(session, version, data, run=deployed, reason=reason, forced=run.forced)

@@ -19,11 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from ..alerts import ERROR, ROLLBACK, Alerts, run_alert
+from ..alerts import ERROR, Alerts, rollback_alert, run_alert
 from ..config import Settings
 from ..data import MarketData, require_enough
 from ..errors import StoreUnavailable, TradingEngineError
-from ..records import FINAL_JOB_STATUS, Job, RollbackResult, RunRecord
+from ..records import (
+    FINAL_JOB_STATUS,
+    DataRecord,
+    FindingRecord,
+    Job,
+    RollbackResult,
+    RunRecord,
+)
 from ..store import ModelRegistry, WriteSession
 from ..store.files import atomic_write_json
 from ..training.trainer import Progress, no_progress
@@ -173,9 +180,13 @@ class Runner:
                 update={
                     "data_findings": len(market.report.findings),
                     "skipped": market.report.skipped,
+                    "data": data_record(market),
+                    "findings": findings_that_matter(market),
                 }
             )
             market = require_enough(market, self.settings.data.min_tickers)
+            if trigger.startswith("scheduled") and (unchanged := self._same_data_as(run)):
+                return self._skipped(run, unchanged)
             result = run_retrain(
                 self.settings,
                 market,
@@ -198,6 +209,40 @@ class Runner:
         except Exception as error:  # a bug must still end as a recorded, alerted failure
             logger.exception("retrain crashed")
             return self._failed(run, f"{type(error).__name__}: {error}")
+
+    def _skipped_before(self, run: RunRecord) -> bool:
+        _, recent = self.registry.history(limit=2)
+        earlier = [r for r in recent if r.run_id != run.run_id][:1]
+        return bool(earlier) and earlier[0].outcome == "skipped"
+
+    def _same_data_as(self, run: RunRecord) -> RunRecord | None:
+        """The last run that saw data, when it saw exactly this data."""
+        _, recent = self.registry.history(limit=50)
+        for earlier in recent:
+            if earlier.run_id != run.run_id and earlier.data is not None:
+                same = run.data is not None and earlier.data.fingerprint == run.data.fingerprint
+                return earlier if same else None
+        return None
+
+    def _skipped(self, run: RunRecord, earlier: RunRecord) -> RunRecord:
+        """A scheduled run on data nobody refreshed: recorded, not retrained."""
+        finished = self.clock()
+        last = earlier.data.last_date if earlier.data else None
+        skipped = run.model_copy(
+            update={
+                "outcome": "skipped",
+                "reason": (
+                    f"skipped: no new data since run {earlier.run_id} (newest bar {last}); "
+                    "refresh the data, or retrain by hand to train on it anyway"
+                ),
+                "finished_at": finished.isoformat(),
+                "duration_seconds": round(
+                    (finished - datetime.fromisoformat(run.started_at)).total_seconds(), 3
+                ),
+            }
+        )
+        self.registry.save_run(skipped)
+        return skipped
 
     def _failed(self, run: RunRecord, reason: str, *, record: bool = True) -> RunRecord:
         committed = self.registry.db.run(run.run_id) if record else None
@@ -225,6 +270,8 @@ class Runner:
         logger.info("retrain %s: %s (%s)", run.run_id, run.outcome, run.reason)
         for listener in self.on_run:
             _call(listener, run)
+        if run.outcome == "skipped" and self._skipped_before(run):
+            return  # alerted once already for this unchanged data
         alert = run_alert(run, self.paths)
         if alert is not None:
             self.alerts.deliver(alert)
@@ -274,13 +321,27 @@ class Runner:
         metrics = self.registry.production_metrics()
         for listener in self.on_rollback:
             _call(listener, result, metrics)
-        self.alerts.send(
-            "Model Rollback",
-            ROLLBACK,
-            f"Rolled back from {result.previous_version} to {result.version}.",
-            [f"Reason: {reason}", *self.paths],
-        )
+        self.alerts.deliver(rollback_alert(result, reason, self.paths))
         return result
+
+
+def data_record(market: MarketData) -> DataRecord:
+    return DataRecord(
+        provider=market.source.provider,
+        folder=market.source.folder,
+        tickers=market.tickers,
+        fingerprint=market.fingerprint(),
+        last_date=str(market.last_date) if market.last_date is not None else None,
+    )
+
+
+def findings_that_matter(market: MarketData, limit: int = 100) -> list[FindingRecord]:
+    """Findings that changed the run: whatever was skipped, and stale data."""
+    return [
+        FindingRecord(source=f.source, problem=f.problem, detail=f.detail, action=f.action)
+        for f in market.report.findings
+        if f.action.endswith("skipped") or f.problem == "stale"
+    ][:limit]
 
 
 def _call(listener: Callable[..., None], *args: Any) -> None:

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from ..config import Settings
 from ..data import MarketData
 from ..errors import CorruptModel, NoProductionModel, UnknownTickers
 from ..features.indicators import compute_features, feature_window
+from ..records import Prediction
 from ..store import ModelRegistry
 from ..training.model import StoredModel, decode_model
 
@@ -36,7 +36,7 @@ class ProductionModels:
         self._lock = threading.Lock()
 
     def _file_stamp(self) -> tuple:
-        stamps = []
+        stamps: list[tuple[int, int, int] | None] = []
         for path in (self.registry.prod_path, self.registry.db.path):
             try:
                 status = path.stat()
@@ -107,51 +107,45 @@ def latest_features(
     return rows
 
 
-@dataclass(frozen=True)
-class Prediction:
-    ticker: str
-    probability_up: float
-    direction: str
-    as_of: str
-    horizon_days: int
-    model_version: str
+def data_source_key(stored: StoredModel) -> tuple:
+    source = stored.metadata.get("data_source") or {}
+    return (source.get("provider"), source.get("folder"))
 
 
 class Predictor:
-    """Serves probabilities of an up-move from each ticker's latest features.
+    """Serves probabilities of an up-move from each ticker's newest bar.
 
-    Loads only the tickers asked for (a Yahoo download of one ticker, not the universe) and
-    keeps each ticker's features for ``ttl_seconds``. ``universe`` lists the tickers the
-    provider offers, for the message about an unknown one.
+    ``load(model, tickers)`` returns those tickers' market, the one the model should predict
+    from (by default the data it was trained on): a Yahoo download of one ticker, not the
+    universe. Each ticker's latest features are kept for ``ttl_seconds``.
     """
 
     def __init__(
         self,
         settings: Settings,
         model: Callable[[], StoredModel | None],
-        load: Callable[[Settings, Sequence[str]], MarketData],
+        load: Callable[[StoredModel, Sequence[str]], MarketData],
         *,
-        universe: Callable[[], Sequence[str]] = tuple,
+        today: Callable[[], np.datetime64],
         ttl_seconds: float = 300.0,
     ) -> None:
         self.settings = settings
         self.model = model
         self.ttl_seconds = ttl_seconds
+        self.today = today
         self._load = load
-        self._universe = universe
-        self._names: tuple[str, ...] = ()
-        # ticker -> (loaded at, as-of date, features), for the feature list ``_names``
-        self._rows: dict[str, tuple[float, np.datetime64, np.ndarray]] = {}
+        self._key: tuple = ()  # (feature names, data source) the rows below belong to
+        self._rows: dict[str, tuple[float, np.datetime64, np.ndarray]] = {}  # loaded at, ...
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         self._rows = {}
 
     def _fresh(
-        self, names: tuple[str, ...], wanted: Sequence[str]
+        self, key: tuple, wanted: Sequence[str]
     ) -> dict[str, tuple[np.datetime64, np.ndarray]] | None:
         rows, now = self._rows, time.monotonic()
-        if self._names != names:
+        if self._key != key:
             return None
         found = {}
         for ticker in wanted:
@@ -162,18 +156,20 @@ class Predictor:
         return found
 
     def _features(
-        self, names: tuple[str, ...], wanted: Sequence[str]
+        self, stored: StoredModel, wanted: Sequence[str]
     ) -> dict[str, tuple[np.datetime64, np.ndarray]]:
-        if (cached := self._fresh(names, wanted)) is not None:
+        names = tuple(stored.model.feature_names)
+        key = (names, data_source_key(stored))
+        if (cached := self._fresh(key, wanted)) is not None:
             return cached
         with self._lock:  # one load at a time; the others wait, then reuse it
-            if self._names != names:
-                self._names, self._rows = names, {}
+            if self._key != key:
+                self._key, self._rows = key, {}
             now = time.monotonic()
             rows = dict(self._rows)
             missing = [t for t in wanted if t not in rows or now - rows[t][0] >= self.ttl_seconds]
             if missing:
-                market = self._load(self.settings, missing)
+                market = self._load(stored, missing)
                 for ticker, (as_of, features) in latest_features(market, names).items():
                     rows[ticker] = (now, as_of, features)
                 self._rows = rows
@@ -184,24 +180,41 @@ class Predictor:
         if stored is None:
             raise NoProductionModel("no production model yet; run a retrain first")
         wanted = [t.strip().upper() for t in tickers]
-        latest = self._features(tuple(stored.model.feature_names), list(dict.fromkeys(wanted)))
+        latest = self._features(stored, list(dict.fromkeys(wanted)))
         unknown = [t for t in wanted if t not in latest]
         if unknown:
-            known = ", ".join(sorted(self._universe())[:10])
+            trained_on = (stored.metadata.get("data_source") or {}).get("tickers") or []
+            known = (
+                f"knows {len(trained_on)} ticker(s), e.g. {', '.join(sorted(trained_on)[:10])}"
+                if trained_on
+                else "records no list of tickers"
+            )
             raise UnknownTickers(
-                f"unknown ticker(s): {', '.join(unknown)}"
-                + (f" (known include: {known})" if known else "")
+                f"unknown ticker(s): {', '.join(unknown)}; model {stored.version} {known}"
             )
         X = np.vstack([latest[t][1] for t in wanted]).astype(np.float32)
         probability = stored.model.predict_proba(X)
-        return [
-            Prediction(
-                ticker=ticker,
-                probability_up=float(p),
-                direction="up" if p > 0.5 else "down",
-                as_of=str(latest[ticker][0]),
-                horizon_days=stored.model.horizon,
-                model_version=stored.version,
+        today = self.today()
+        predictions = []
+        for ticker, p in zip(wanted, probability, strict=True):
+            as_of = latest[ticker][0]
+            behind = int(np.busday_count(as_of.astype("datetime64[D]"), today))
+            stale = behind > self.settings.data.stale_days
+            predictions.append(
+                Prediction(
+                    ticker=ticker,
+                    probability_up=float(p),
+                    direction="up" if p > 0.5 else "down",
+                    as_of=str(as_of),
+                    horizon_days=stored.model.horizon,
+                    model_version=stored.version,
+                    stale=stale,
+                    warning=(
+                        f"stale: the newest bar ({as_of}) is {behind} business days before "
+                        f"{today} (data.stale_days = {self.settings.data.stale_days})"
+                        if stale
+                        else None
+                    ),
+                )
             )
-            for ticker, p in zip(wanted, probability, strict=True)
-        ]
+        return predictions

@@ -374,13 +374,13 @@ class ModelRegistry:
                 self.db.put_run(connection, closed, owner)
                 self._repair(f"run {run.run_id} was interrupted (its process died)")
             for job, owner in dead_jobs:
-                run = self.db.run_of_job(job.job_id)
-                if run is not None and run.outcome not in ("running", "interrupted"):
-                    update = {"status": FINAL_JOB_STATUS[run.outcome], "reason": run.reason}
+                job_run = self.db.run_of_job(job.job_id)
+                if job_run is not None and job_run.outcome not in ("running", "interrupted"):
+                    update = {"status": FINAL_JOB_STATUS[job_run.outcome], "reason": job_run.reason}
                 else:
                     reason = "the server stopped before the job finished"
                     update = {"status": "interrupted", "reason": reason}
-                    if run is None:
+                    if job_run is None:
                         self.db.put_run(connection, _interrupted_run(job, now, reason), owner)
                 self.db.put_job(
                     connection, job.model_copy(update={**update, "finished_at": now}), owner
@@ -523,6 +523,7 @@ class ModelRegistry:
                     forced=bool(metadata.get("forced", False)),
                     verified=self.verified_bytes(row.version) is not None,
                     metrics={key: metrics.get(key) for key in METRIC_KEYS},
+                    data=metadata.get("data_source"),
                 )
             )
         return infos

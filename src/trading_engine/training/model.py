@@ -43,7 +43,9 @@ class TrainedModel:
                 f"{', '.join(self.feature_names)}; got shape {X.shape}"
             )
         # A few rows are faster on one thread than on a pool that has to wake up.
-        return self.booster.predict(X, num_threads=1 if len(X) < 10_000 else 0)
+        probability = self.booster.predict(X, num_threads=1 if len(X) < 10_000 else 0)
+        assert isinstance(probability, np.ndarray)  # dense input: never a list or sparse matrix
+        return probability
 
     def to_bytes(self, metadata: dict[str, Any]) -> bytes:
         """The ``.bin`` file of this model, with ``metadata`` (version, gates...) in its header."""

@@ -78,6 +78,7 @@ class PurgedWalkForward:
             return np.zeros(len(dates), dtype=bool)
         first_train = 0
         if sliding:
+            assert self.max_train_days is not None  # __post_init__ requires it for "sliding"
             first_train = max(0, last_train + 1 - int(self.max_train_days))
         return (
             (dates >= calendar[first_train])

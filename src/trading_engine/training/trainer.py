@@ -150,9 +150,10 @@ def cross_validate(
             dates[train], label_end[train], booster.settings.early_stopping_days
         )
         model = booster.fit(train[fit_local], train[stop_local], params)
-        probability = model.predict(
-            booster.data.get_data()[test], num_iteration=model.best_iteration
-        )
+        matrix = booster.data.get_data()
+        assert isinstance(matrix, np.ndarray)  # FoldTrainer keeps it (free_raw_data=False)
+        probability = model.predict(matrix[test], num_iteration=model.best_iteration)
+        assert isinstance(probability, np.ndarray)  # dense input: never a list or sparse matrix
         folds.append(
             FoldResult(
                 fold=fold,
@@ -278,6 +279,8 @@ def train_and_evaluate(
         "horizon": dataset.horizon,
         "purge_gap_days": splitter.gap,
         "final_rounds": rounds,
+        "predicted_up": float(np.mean(probability > 0.5)),
+        "train_base_rate": float(np.mean(y)),
     }
     comparison = compare_with_production(production_model, holdout, probability, settings)
     gates, skill = judge(
