@@ -21,8 +21,9 @@ more often than not beats that baseline without knowing which rows go up. PT con
 shares and asks only whether forecasts and outcomes agree more than chance, which is the skill
 question; the level of accuracy is ``min_accuracy``'s job. The edge over the training majority
 and its bootstrap p-value are still recorded with the metrics (``accuracy_edge``,
-``skill_p_value_accuracy``), and ``bench/gates.py`` measures every one of these p-values on pure
-noise.
+``skill_p_value_accuracy``). ``bench/gates.py`` measures all of these on 500 pure-noise markets:
+at p < 0.05 ``skill_pt`` passed 0.6 % and ``skill_auc`` 0.8 % of them, the accuracy edge 7 % of
+those with a common market factor, and the asymptotic PT p-value 7.6 % overall.
 """
 
 from __future__ import annotations
