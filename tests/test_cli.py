@@ -15,7 +15,7 @@ def test_demo_retrains_and_deploys_on_the_full_demo_market(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Demo market: 50 tickers, 1512 business days" in result.stdout
     assert "deployed as version" in result.stdout
-    for gate in ("min_f1_score", "min_accuracy", "skill_accuracy", "skill_auc"):
+    for gate in ("min_f1_score", "min_accuracy", "skill_pt", "skill_auc"):
         assert gate in result.stdout
     assert (tmp_path / "models" / "prod_model.bin").exists()
     run = json.loads(run_cli("demo", "--json", cwd=tmp_path).stdout)

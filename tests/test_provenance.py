@@ -98,6 +98,7 @@ def test_a_rejection_says_in_words_what_the_candidate_did(tmp_path, market):
     assert "failed gate(s): min_accuracy" in run.reason
     assert "it predicts up for" in run.reason and "for always-up" in run.reason
     assert "of training labels were up" in run.reason and "AUC" in run.reason
+    assert "expected by guessing up as often at random (p " in run.reason
     forced = service.run_retrain(force=True)
     assert "failed gate(s) min_accuracy overridden" in forced.reason
 

@@ -231,7 +231,7 @@ class RetrainingSettings(Section):
     window: Literal["expanding", "sliding"] = "expanding"
     max_train_days: int | None = Field(None, ge=20)  # for the sliding window
     early_stopping_days: int = Field(63, ge=5)  # newest training dates used for early stopping
-    skill_gate: bool = True  # must beat the majority baseline and AUC 0.5, bootstrapped
+    skill_gate: bool = True  # Pesaran-Timmermann and AUC 0.5, bootstrapped over dates x tickers
     skill_p_value: float = Field(0.05, gt=0, lt=1)
     bootstrap_samples: int = Field(1000, ge=100)
     bootstrap_block_days: int | None = Field(None, ge=1)  # None = 2 x horizon

@@ -69,9 +69,13 @@ class HoldoutMetrics(Record):
     final_rounds: int | None = None
     predicted_up: float | None = None  # share of holdout rows predicted "up"
     train_base_rate: float | None = None  # share of "up" labels in training: known beforehand
-    accuracy_edge: float | None = None
-    skill_p_value_accuracy: float | None = None
-    skill_p_value_auc: float | None = None
+    pt_statistic: float | None = None  # Pesaran-Timmermann, asymptotic (independent rows)
+    pt_p_value: float | None = None  # its p-value: reported, not gated
+    chance_accuracy: float | None = None  # PT's P*: hits of guesses up as often, at random
+    skill_p_value_pt: float | None = None  # bootstrap P(no PT excess): gate skill_pt
+    skill_p_value_auc: float | None = None  # bootstrap P(AUC <= 0.5): gate skill_auc
+    accuracy_edge: float | None = None  # over always the training majority: reported
+    skill_p_value_accuracy: float | None = None  # bootstrap P(edge <= 0): reported, not gated
 
     def flat(self) -> dict[str, float | None]:
         """The seed's metric keys only."""

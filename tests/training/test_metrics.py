@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
+from scipy.stats import chi2_contingency
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from trading_engine.training.metrics import (
     _weighted_auc,
     block_bootstrap_skill,
     classification_metrics,
+    pesaran_timmermann,
     roc_auc,
 )
 
@@ -37,8 +42,66 @@ def test_always_up_has_no_skill_even_with_a_high_f1():
     metrics = classification_metrics(y, np.full(100, 0.9))
     assert metrics["f1_score"] == 0.75 and metrics["accuracy"] == metrics["baseline_accuracy"]
     dates = np.arange(100).astype("datetime64[D]")
-    skill = block_bootstrap_skill(y, np.full(100, 0.9), dates, samples=200)
-    assert skill.p_value_accuracy > 0.5 and skill.p_value_auc > 0.5
+    skill = block_bootstrap_skill(y, np.full(100, 0.9), dates, train_base_rate=0.6, samples=200)
+    assert skill.pt_excess == 0 and skill.pt_statistic == 0 and skill.pt_p_value == 1
+    assert skill.p_value_pt == 1 and skill.p_value_auc == 1  # exactly: no resample shows an edge
+    assert skill.accuracy_edge == 0 and skill.p_value_accuracy == 1
+
+
+def test_the_accuracy_baseline_is_the_training_majority_not_the_holdouts():
+    # Training labels were 30 % up, so the constant known beforehand is "down"; the holdout
+    # then went up on 60 % of its rows. Always-up beats "down" by 0.2 (against the holdout's
+    # own majority, hindsight, it would be 0) and still shows no directional skill.
+    y = np.r_[np.ones(60), np.zeros(40)][np.random.default_rng(0).permutation(100)]
+    dates = np.arange(100).astype("datetime64[D]")
+    always_up = np.full(100, 0.9)
+    skill = block_bootstrap_skill(y, always_up, dates, train_base_rate=0.3, samples=200)
+    assert skill.training_majority_up is False
+    assert skill.accuracy_edge == pytest.approx(0.6 - 0.4)
+    assert skill.p_value_pt == 1 and skill.pt_excess == 0
+    agreeing = block_bootstrap_skill(y, always_up, dates, train_base_rate=0.7, samples=200)
+    assert agreeing.training_majority_up is True and agreeing.accuracy_edge == 0
+    unknown = block_bootstrap_skill(y, always_up, dates, samples=200)
+    assert unknown.accuracy_edge is None and unknown.p_value_accuracy is None
+
+
+def test_pesaran_timmermann_by_hand():
+    # y: 5 up of 8; x: 5 up of 8; hits 6 of 8. Py = Px = 5/8, P = 3/4,
+    # P* = (5/8)^2 + (3/8)^2 = 17/32, var(P) = (17/32)(15/32)/8 = 255/8192,
+    # var(P*) = 2 (1/4)^2 (5/8)(3/8)/8 + 4 (5/8)^2 (3/8)^2 / 64 = (30 + 28.125)/8192,
+    # S = (3/4 - 17/32) / sqrt(196.875/8192) = 1.41107, p = 1 - Phi(S) = 0.07911.
+    y = np.array([1, 1, 1, 1, 1, 0, 0, 0])
+    x = np.array([1, 1, 1, 1, 0, 1, 0, 0])
+    statistic, p_value = pesaran_timmermann(y, x)
+    assert statistic == pytest.approx((7 / 32) / math.sqrt(196.875 / 8192), rel=1e-12)
+    assert statistic == pytest.approx(1.41107, abs=1e-5)
+    assert p_value == pytest.approx(0.07911, abs=1e-5)
+    assert pesaran_timmermann(y, x.astype(bool)) == (statistic, p_value)
+
+
+def test_pesaran_timmermann_limits():
+    n = 200
+    y = np.r_[np.ones(n // 2), np.zeros(n // 2)]
+    # Perfect, balanced forecasts: P - P* = 1/2 and S = n / sqrt(n - 1), about sqrt(n).
+    assert pesaran_timmermann(y, y)[0] == pytest.approx(n / math.sqrt(n - 1))
+    # Always wrong: the same statistic with the sign flipped, p-value 1 to machine precision.
+    statistic, p_value = pesaran_timmermann(y, 1 - y)
+    assert statistic == pytest.approx(-n / math.sqrt(n - 1)) and p_value == pytest.approx(1)
+    # A constant forecast, or constant outcomes, hits exactly P*: no information, no edge.
+    assert pesaran_timmermann(y, np.ones(n)) == (0.0, 1.0)
+    assert pesaran_timmermann(np.ones(n), y) == (0.0, 1.0)
+    # Large samples: S^2 is the chi-square statistic of independence of the 2x2 table.
+    rng = np.random.default_rng(1)
+    y = rng.random(20_000) < 0.55
+    x = np.where(rng.random(20_000) < 0.05, y, rng.random(20_000) < 0.6)
+    table = [[np.sum(x & y), np.sum(x & ~y)], [np.sum(~x & y), np.sum(~x & ~y)]]
+    chi_square = chi2_contingency(table, correction=False)[0]
+    assert pesaran_timmermann(y, x)[0] ** 2 == pytest.approx(chi_square, rel=1e-3)
+    # Independent rows, forecasts independent of outcomes: p-values uniform.
+    p_values = [
+        pesaran_timmermann(rng.random(500) < 0.55, rng.random(500) < 0.7)[1] for _ in range(1000)
+    ]
+    assert 0.03 <= np.mean(np.array(p_values) < 0.05) <= 0.07
 
 
 def test_weighted_auc_with_unit_weights_is_the_plain_auc():
@@ -52,11 +115,16 @@ def test_weighted_auc_with_unit_weights_is_the_plain_auc():
 
 
 def test_skill_is_significant_and_noise_is_not():
-    skilled = block_bootstrap_skill(*panel(signal=0.3)[:2], *panel(signal=0.3)[2:], samples=300)
-    assert skilled.p_value_accuracy < 0.01 and skilled.p_value_auc < 0.01
-    false_positives = 0
+    skilled = block_bootstrap_skill(*panel(signal=0.3), samples=300)
+    assert skilled.p_value_pt < 0.01 and skilled.p_value_auc < 0.01
+    assert skilled.pt_statistic > 5 and skilled.pt_p_value < 1e-6
+    weak = block_bootstrap_skill(*panel(signal=0.05), samples=300)  # a small planted edge
+    assert weak.p_value_pt < 0.05 and weak.p_value_auc < 0.05
+    false_positives = {"pt": 0, "auc": 0}
     for seed in range(20):
         y, probability, dates, tickers = panel(seed=seed)
         test = block_bootstrap_skill(y, probability, dates, tickers, samples=200, seed=seed)
-        false_positives += test.p_value_auc < 0.05
-    assert false_positives <= 3  # about 1 expected at the 5 % level
+        false_positives["pt"] += test.p_value_pt < 0.05
+        false_positives["auc"] += test.p_value_auc < 0.05
+        assert test.pt_excess < 0.05
+    assert max(false_positives.values()) <= 3  # about 1 expected at the 5 % level

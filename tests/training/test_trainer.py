@@ -61,12 +61,51 @@ def test_pure_noise_scores_chance_and_is_rejected(tmp_path, retraining):
     assert abs(result.metrics["roc_auc"] - 0.5) <= 0.05, result.metrics
     assert not result.gates.passed and not result.gates.deploy
     failed = {gate.name for gate in result.gates.failed}
-    assert {"min_accuracy", "skill_accuracy"} <= failed
+    assert {"min_accuracy", "skill_pt"} <= failed
+    assert result.metrics["skill_p_value_pt"] >= 0.05
+
+
+def drifting_market(n_tickers=10, n_days=700, flip_days_before_end=90, seed=0):
+    """Random walks that fall (drift -0.4 %/day) and then rise (+0.4 %/day) near the end."""
+    rng = np.random.default_rng(seed)
+    dates = np.busday_offset(TODAY, np.arange(-n_days + 1, 1), roll="backward")
+    drift = np.where(np.arange(n_days) < n_days - flip_days_before_end, -0.004, 0.004)
+    histories = {}
+    for i in range(n_tickers):
+        close = 50 * np.exp(np.cumsum(drift + rng.normal(0, 0.01, n_days)))
+        histories[f"D{i}"] = PriceHistory(
+            f"D{i}",
+            dates,
+            close,
+            close * 1.004,
+            close * 0.996,
+            close,
+            rng.integers(100_000, 1_000_000, n_days).astype(np.float64),
+        )
+    return MarketData(histories, QualityReport())
+
+
+def test_the_accuracy_edge_is_over_the_training_majority(retraining):
+    result = train_and_evaluate(dataset_from_market(drifting_market()), None, retraining)
+    metrics = result.metrics
+    # Training mostly fell, the holdout rose: the majorities differ, and the edge is measured
+    # over always "down" (known at training time), not over the holdout's own majority.
+    assert metrics["train_base_rate"] < 0.5 < metrics["base_rate"]
+    always_down = 1 - metrics["base_rate"]
+    assert metrics["accuracy_edge"] == pytest.approx(metrics["accuracy"] - always_down)
+    assert metrics["chance_accuracy"] == pytest.approx(
+        metrics["predicted_up"] * metrics["base_rate"]
+        + (1 - metrics["predicted_up"]) * (1 - metrics["base_rate"])
+    )
+    assert {"skill_pt", "skill_auc"} <= {gate.name for gate in result.gates.gates}
+    assert "skill_accuracy" not in {gate.name for gate in result.gates.gates}
 
 
 def test_demo_candidate_passes_every_gate(demo_result):
     metrics = demo_result.metrics
     assert demo_result.gates.passed, [g.describe() for g in demo_result.gates.gates]
+    assert metrics["pt_statistic"] > 10 and metrics["pt_p_value"] < 1e-6
+    assert metrics["skill_p_value_pt"] < 0.01 and metrics["skill_p_value_auc"] < 0.01
     assert metrics["f1_score"] > 0.65 and metrics["accuracy"] > 0.70
     assert metrics["accuracy"] > metrics["baseline_accuracy"] + 0.1
     # The holdout is the newest 63 labelled dates, after a purge gap of horizon + embargo.

@@ -75,6 +75,12 @@ def explain_rejection(metrics: HoldoutMetrics | None, failed: list[GateResult]) 
                 f"({metrics.train_base_rate:.0%} of training labels were up)"
             )
         said.append(text)
+    if metrics.accuracy is not None and metrics.chance_accuracy is not None:
+        # Gate skill_pt: Pesaran-Timmermann, hits above those of random guesses up as often.
+        text = f"{metrics.chance_accuracy:.3f} expected by guessing up as often at random"
+        if metrics.skill_p_value_pt is not None:
+            text += f" (p {metrics.skill_p_value_pt:.3f} that it does no better)"
+        said.append(text)
     if metrics.roc_auc is not None:
         text = f"AUC {metrics.roc_auc:.3f}"
         if metrics.skill_p_value_auc is not None:

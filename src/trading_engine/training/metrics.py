@@ -1,7 +1,13 @@
-"""Classification metrics for direction predictions, and a date-block bootstrap of skill."""
+"""Classification metrics for direction predictions and the tests of directional skill.
+
+``pesaran_timmermann`` is the classic asymptotic test (rows independent); ``block_bootstrap_skill``
+is what the gates use: the same statistics with p-values from a bootstrap over blocks of dates
+and over tickers, because 5-day labels overlap and tickers move together.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,13 +75,56 @@ def classification_metrics(
     }
 
 
+def pesaran_timmermann(y_true: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """Pesaran-Timmermann (1992) test of directional accuracy: (statistic, one-sided p-value).
+
+    With outcomes y and forecasts x (1 or True = up), P is the hit rate and
+    P* = Py * Px + (1 - Py) * (1 - Px) the hit rate expected if forecasts were independent of
+    outcomes with the same shares of ups. S = (P - P*) / sqrt(var(P) - var(P*)) is standard
+    normal under independence when rows are independent; the p-value is P(Z >= S). Overlapping
+    labels and co-moving tickers break that assumption (see ``block_bootstrap_skill``).
+
+    A constant forecast (or constant outcomes) hits exactly P* and carries no information about
+    direction: the statistic is then 0 and the p-value 1, as the bootstrap would also say.
+    """
+    y = np.asarray(y_true, dtype=np.float64) == 1
+    x = np.asarray(predicted) == 1
+    n = len(y)
+    if n == 0:
+        return 0.0, 1.0
+    p_y, p_x = float(y.mean()), float(x.mean())
+    hit = float(np.mean(x == y))
+    chance = p_y * p_x + (1 - p_y) * (1 - p_x)
+    var_hit = chance * (1 - chance) / n
+    var_chance = (
+        (2 * p_y - 1) ** 2 * p_x * (1 - p_x) / n
+        + (2 * p_x - 1) ** 2 * p_y * (1 - p_y) / n
+        + 4 * p_y * p_x * (1 - p_y) * (1 - p_x) / n**2
+    )
+    variance = var_hit - var_chance
+    if p_x * (1 - p_x) == 0 or p_y * (1 - p_y) == 0 or variance <= 0:
+        return 0.0, 1.0
+    statistic = (hit - chance) / math.sqrt(variance)
+    return statistic, 0.5 * math.erfc(statistic / math.sqrt(2))
+
+
 @dataclass(frozen=True)
 class SkillTest:
-    """One-sided bootstrap p-values that the model has no edge."""
+    """Directional skill of predictions on a holdout, with one-sided bootstrap p-values.
 
-    accuracy_edge: float  # model accuracy - majority baseline accuracy
-    p_value_accuracy: float  # P(edge <= 0) under resampling
-    p_value_auc: float  # P(AUC <= 0.5)
+    The gates use ``p_value_pt`` and ``p_value_auc``. The asymptotic Pesaran-Timmermann figures
+    and the accuracy edge over the training majority are reported, not gated.
+    """
+
+    pt_excess: float  # P - P*: hit rate above that of independent guesses, up as often
+    chance_accuracy: float  # P*, the hit rate such guesses would expect
+    pt_statistic: float  # classic asymptotic PT statistic (assumes independent rows)
+    pt_p_value: float  # its one-sided normal p-value
+    p_value_pt: float  # bootstrap P(P - P* <= 0): the gate's p-value
+    p_value_auc: float  # bootstrap P(AUC <= 0.5)
+    accuracy_edge: float | None  # accuracy - accuracy of always the training majority
+    p_value_accuracy: float | None  # bootstrap P(edge <= 0); None without a training base rate
+    training_majority_up: bool | None  # the constant known at training time
     samples: int
     block_days: int
 
@@ -100,6 +149,7 @@ def block_bootstrap_skill(
     dates: np.ndarray,
     tickers: np.ndarray | None = None,
     *,
+    train_base_rate: float | None = None,
     samples: int = 1000,
     block_days: int = 10,
     seed: int = 0,
@@ -112,6 +162,12 @@ def block_bootstrap_skill(
     first, resampling tickers the second; with either alone the p-values come out too small
     (measured on pure random walks: date blocks alone gave a standard error of holdout AUC of
     0.010 where the truth was 0.014). Each resample is a weight per row, so nothing is copied.
+
+    Tested, one-sided, each as P(no edge) over the resamples: the Pesaran-Timmermann excess
+    P - P* (forecasts ``probability > 0.5``), and AUC > 0.5. With ``train_base_rate`` (the share
+    of up labels in training, known before the holdout), the accuracy edge over always
+    predicting the training majority is measured too; the holdout's own majority would be
+    hindsight.
     """
     y_true = np.asarray(y_true, dtype=np.float64)
     probability = np.asarray(probability, dtype=np.float64)
@@ -126,12 +182,17 @@ def block_bootstrap_skill(
     block_days = max(1, min(block_days, n_days))
     n_blocks = int(np.ceil(n_days / block_days))
 
-    correct = (p_sorted > 0.5) == y_sorted
-    baseline_correct = y_sorted == (y_true.mean() >= 0.5)
-    edge = float(correct.mean() - baseline_correct.mean())
+    up = p_sorted > 0.5
+    correct = up == y_sorted
+    both_up = up & y_sorted
+    pt_statistic, pt_p_value = pesaran_timmermann(y_sorted, up)
+    n, n_up, n_y, n_both = len(up), int(up.sum()), int(y_sorted.sum()), int(both_up.sum())
+    pt_excess = 2 * (n_both * n - n_up * n_y) / n**2 if n else 0.0
+    majority_up = None if train_base_rate is None else bool(train_base_rate >= 0.5)
+    baseline_correct = y_sorted == bool(majority_up)
 
     rng = np.random.default_rng(seed)
-    edges, aucs = [], []
+    excesses, edges, aucs = [], [], []
     for size in [chunk] * (samples // chunk) + ([samples % chunk] if samples % chunk else []):
         starts = rng.integers(0, n_days - block_days + 1, size=(size, n_blocks))
         picked = (starts[:, :, None] + np.arange(block_days)).reshape(size, -1)[:, :n_days]
@@ -139,13 +200,33 @@ def block_bootstrap_skill(
         day_weight = np.bincount(flat, minlength=size * n_days).reshape(size, n_days)
         ticker_weight = rng.multinomial(n_tickers, np.full(n_tickers, 1 / n_tickers), size=size)
         weights = (day_weight[:, day] * ticker_weight[:, ticker]).astype(np.float64)
+        # Weights are whole numbers, so these sums and products are exact in float64: a
+        # constant forecast gives an excess of exactly 0 in every resample, never +1e-17.
         total = weights.sum(1)
+        w_up, w_y, w_both = weights @ up, weights @ y_sorted, weights @ both_up
         with np.errstate(invalid="ignore", divide="ignore"):
+            # P - P* = 2 (share both up - share predicted up * share up): twice the covariance.
+            excesses.append(2 * (w_both * total - w_up * w_y) / total**2)
             edges.append((weights @ correct - weights @ baseline_correct) / total)
         aucs.append(_weighted_auc(weights, y_sorted, groups))
-    edges_all, aucs_all = np.concatenate(edges), np.concatenate(aucs)
+    excess_all, edges_all = np.concatenate(excesses), np.concatenate(edges)
+    aucs_all = np.concatenate(aucs)
     # (k + 1) / (B + 1): a p-value from B resamples is never exactly zero. A resample with no
     # rows or one class (NaN) counts against skill.
-    p_accuracy = (np.sum(~(edges_all > 0)) + 1) / (samples + 1)
+    p_pt = (np.sum(~(excess_all > 0)) + 1) / (samples + 1)
     p_auc = (np.sum(~(aucs_all > 0.5)) + 1) / (samples + 1)
-    return SkillTest(edge, float(p_accuracy), float(p_auc), samples, block_days)
+    p_accuracy = (np.sum(~(edges_all > 0)) + 1) / (samples + 1)
+    known = majority_up is not None
+    return SkillTest(
+        pt_excess=pt_excess,
+        chance_accuracy=float(correct.mean()) - pt_excess if n else float("nan"),
+        pt_statistic=pt_statistic,
+        pt_p_value=pt_p_value,
+        p_value_pt=float(p_pt),
+        p_value_auc=float(p_auc),
+        accuracy_edge=float(correct.mean() - baseline_correct.mean()) if known else None,
+        p_value_accuracy=float(p_accuracy) if known else None,
+        training_majority_up=majority_up,
+        samples=samples,
+        block_days=block_days,
+    )

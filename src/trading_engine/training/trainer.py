@@ -284,12 +284,22 @@ def train_and_evaluate(
     }
     comparison = compare_with_production(production_model, holdout, probability, settings)
     gates, skill = judge(
-        holdout, probability, settings, metrics=holdout_metrics, comparison=comparison, force=force
+        holdout,
+        probability,
+        settings,
+        train_base_rate=metrics["train_base_rate"],
+        metrics=holdout_metrics,
+        comparison=comparison,
+        force=force,
     )
     if skill is not None:
+        metrics["pt_statistic"] = skill.pt_statistic
+        metrics["pt_p_value"] = skill.pt_p_value
+        metrics["chance_accuracy"] = skill.chance_accuracy
+        metrics["skill_p_value_pt"] = skill.p_value_pt
+        metrics["skill_p_value_auc"] = skill.p_value_auc
         metrics["accuracy_edge"] = skill.accuracy_edge
         metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
-        metrics["skill_p_value_auc"] = skill.p_value_auc
     model.metrics = metrics
     timings["holdout"] = time.perf_counter() - clock
     return TrainingResult(
@@ -310,13 +320,17 @@ def judge(
     probability: np.ndarray,
     settings: RetrainingSettings,
     *,
+    train_base_rate: float | None,
     metrics: dict[str, float] | None = None,
     comparison: ChampionComparison | None = None,
     force: bool = False,
 ) -> tuple[GateReport, SkillTest | None]:
     """Apply every configured gate to predictions on ``rows`` (the skill test included).
 
-    ``metrics`` are the classification metrics of these predictions when already computed.
+    ``train_base_rate`` is the share of up labels the model trained on: the accuracy edge is
+    measured over always predicting that majority, a constant known before the holdout (None
+    when unknown: no edge is measured). ``metrics`` are the classification metrics of these
+    predictions when already computed.
     """
     skill = None
     if settings.skill_gate:
@@ -325,6 +339,7 @@ def judge(
             probability,
             rows.dates,
             rows.ticker_codes,
+            train_base_rate=train_base_rate,
             samples=settings.bootstrap_samples,
             block_days=settings.block_days,
             seed=settings.seed,
@@ -368,5 +383,8 @@ def score_model(
     scored = labeled.take(mask)
     probability = model.predict_proba(scored.X)
     metrics = classification_metrics(scored.y, probability)
-    gates, _ = judge(scored, probability, settings, metrics=metrics)
+    train_base_rate = model.metrics.get("train_base_rate")  # None for a model that predates it
+    gates, _ = judge(
+        scored, probability, settings, train_base_rate=train_base_rate, metrics=metrics
+    )
     return metrics, gates
