@@ -34,7 +34,10 @@ def check_folder(folder: Path, source: str | None = None) -> Path:
     ``source`` names where the path came from (``--data``, ``data.folder``) for the message.
     """
     folder = Path(folder)
-    name = f"market folder {printable(str(folder))!r}" + (f" ({source})" if source else "")
+    # The whole path (escaped, never cut): a person must be able to find it.
+    name = f"market folder {printable(str(folder), limit=4096)!r}" + (
+        f" ({source})" if source else ""
+    )
     try:
         if not folder.is_dir():
             exists = folder.exists()
