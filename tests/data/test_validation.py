@@ -226,6 +226,16 @@ def test_unreadable_entries_are_findings_that_never_echo_their_bytes(cli_run, tm
     assert report["usable"] == 1 and len(report["skipped"]) == 7
 
 
+def test_long_folder_and_file_names_are_shown_whole(cli_run, tmp_path):
+    folder = tmp_path / ("m" * 120)
+    folder.mkdir()
+    _, out, _ = cli_run("data", "check", str(folder))
+    assert f"│ {folder} │ no_ticker_files │" in out
+    (folder / f"{'X' * 100}.csv").mkdir()
+    _, out, _ = cli_run("data", "check", str(folder))
+    assert f"│ {'X' * 100}.csv │ unreadable │" in out
+
+
 def test_tickers_that_ended_long_ago_are_stale_even_when_most_did(tmp_path, settings):
     """The median last date is old here, so only the period cut sees them: still stale."""
     histories = demo_histories(n_tickers=5, n_days=300)

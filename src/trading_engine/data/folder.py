@@ -28,16 +28,18 @@ MAGIC = {  # file signatures that mean "not CSV text", and what the file probabl
 }
 
 
+def _whole(name: str) -> str:
+    """A path or file name as shown: escaped, never cut (a person must be able to find it)."""
+    return printable(name, limit=4096)
+
+
 def check_folder(folder: Path, source: str | None = None) -> Path:
     """``folder`` when it is a folder that can be listed; else a one-line ``DataLocationError``.
 
     ``source`` names where the path came from (``--data``, ``data.folder``) for the message.
     """
     folder = Path(folder)
-    # The whole path (escaped, never cut): a person must be able to find it.
-    name = f"market folder {printable(str(folder), limit=4096)!r}" + (
-        f" ({source})" if source else ""
-    )
+    name = f"market folder {_whole(str(folder))!r}" + (f" ({source})" if source else "")
     try:
         if not folder.is_dir():
             exists = folder.exists()
@@ -134,7 +136,7 @@ class FolderProvider:
             if wanted is not None and ticker not in wanted:
                 continue
             seen.add(ticker)
-            source = printable(path.name)
+            source = _whole(path.name)
             problem = _not_a_file(path)
             if problem:
                 findings.append(Finding(source, "unreadable", problem, "file skipped"))
@@ -143,7 +145,7 @@ class FolderProvider:
                     Finding(
                         source,
                         "duplicate_ticker",
-                        f"ticker {printable(ticker)} also in {printable(found[ticker].name)}",
+                        f"ticker {_whole(ticker)} also in {_whole(found[ticker].name)}",
                         "file skipped",
                     )
                 )
@@ -174,14 +176,14 @@ class FolderProvider:
             detail = f"no {kinds} ticker files ({len(others)} other entr{plural}: {shown}{more})"
         else:
             detail = f"no {kinds} ticker files: the folder is empty"
-        return Finding(printable(str(self.folder)), "no_ticker_files", detail, NOTHING_LOADED)
+        return Finding(_whole(str(self.folder)), "no_ticker_files", detail, NOTHING_LOADED)
 
     def load_one(
         self, ticker: str, path: Path, min_rows: int
     ) -> tuple[PriceHistory | None, list[Finding]]:
         from .validation import clean_table
 
-        source = printable(path.name)
+        source = _whole(path.name)
         try:
             if path.stat().st_size == 0:
                 return None, [
