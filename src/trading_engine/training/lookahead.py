@@ -20,7 +20,7 @@ not one.
 
 A column leaks when that AUC is at least ``min_auc - 0.5`` from 0.5 (0.60 by default) *and*
 ``z`` (4) standard errors from it. The standard error is dependence-aware and never below the
-worst case (see ``_standard_error``): with five years of daily data the bar is about 0.65, with
+worst case (see ``_beyond_past``): with five years of daily data the bar is about 0.65, with
 a short history higher, so a few hundred rows never convict a column by chance. Measured with
 these settings (the report of the change that added this module has the figures): honest
 columns on the demo market, random walks, a fat-tailed GARCH market with a market factor and
@@ -41,6 +41,7 @@ fail: it cannot say *which* input leaks, and the demo market exceeds it on purpo
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -179,10 +180,11 @@ class LookaheadAudit:
 def _group_ranks(values: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each value's 0-based rank within its group (ties share their average rank), and the
     size of its group. One sort for all groups."""
-    by_value = np.argsort(values)  # ties need no stable order: they share one rank below
-    key = np.empty(len(values), dtype=np.int64)
-    key[by_value] = np.arange(len(values))
-    order = np.argsort(group.astype(np.int64) * len(values) + key)  # by group, then value
+    order = np.argsort(values)  # ties need no stable order: they share one rank below
+    if len(values) and (group != group[0]).any():
+        key = np.empty(len(values), dtype=np.int64)
+        key[order] = np.arange(len(values))
+        order = np.argsort(group.astype(np.int64) * len(values) + key)  # by group, then value
     ordered_values, ordered_group = values[order], group[order]
     new_group = np.r_[True, ordered_group[1:] != ordered_group[:-1]]
     new_value = new_group | np.r_[True, ordered_values[1:] != ordered_values[:-1]]
@@ -198,7 +200,13 @@ def _group_ranks(values: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.
 
 def group_auc(score: np.ndarray, label: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
     """AUC of ``score`` for the boolean ``label`` within each group (0.5 where undefined)."""
-    rank, _ = _group_ranks(score, group)
+    return _auc_of_ranks(_group_ranks(score, group)[0], label, group, groups)
+
+
+def _auc_of_ranks(
+    rank: np.ndarray, label: np.ndarray, group: np.ndarray, groups: int
+) -> np.ndarray:
+    """Mann-Whitney: AUC per group from 0-based within-group ranks."""
     positives = np.bincount(group, weights=label, minlength=groups)
     negatives = np.bincount(group, minlength=groups) - positives
     rank_sum = np.bincount(group, weights=np.where(label, rank + 1.0, 0.0), minlength=groups)
@@ -376,43 +384,43 @@ def dataset_columns(dataset: Dataset, panel: Panel) -> dict[str, np.ndarray]:
 def _residuals(scores: np.ndarray, design: np.ndarray, group: np.ndarray) -> np.ndarray:
     """``scores`` less their least-squares fit on ``design``, ticker by ticker.
 
-    The normal equations of every ticker at once: sums of products by ``bincount``, then one
-    batched pseudo-inverse (a design column constant within a ticker costs nothing).
+    A ticker's rows are contiguous (the panel lays tickers end to end), so each fit is two small
+    matrix products and a pseudo-inverse of a k x k matrix (a design column constant within a
+    ticker, a sign that never changes, costs nothing).
     """
-    groups = int(group.max()) + 1
-    k = design.shape[1]
-    gram = np.empty((groups, k, k))
-    for i in range(k):
-        for j in range(i, k):
-            gram[:, i, j] = gram[:, j, i] = np.bincount(
-                group, weights=design[:, i] * design[:, j], minlength=groups
-            )
-    moment = np.column_stack(
-        [np.bincount(group, weights=design[:, i] * scores, minlength=groups) for i in range(k)]
-    )
-    coefficients = np.einsum("gij,gj->gi", np.linalg.pinv(gram, hermitian=True), moment)
-    return scores - np.einsum("ri,ri->r", design, coefficients[group])
+    out = np.empty(len(scores))
+    bounds = np.r_[0, np.flatnonzero(np.diff(group)) + 1, len(group)]
+    for start, end in itertools.pairwise(bounds):
+        rows = design[start:end]
+        coefficients = np.linalg.pinv(rows.T @ rows, hermitian=True) @ (rows.T @ scores[start:end])
+        out[start:end] = scores[start:end] - rows @ coefficients
+    return out
 
 
-def _standard_error(score: np.ndarray, label: np.ndarray, day: np.ndarray, horizon: int) -> float:
-    """Standard error of the pooled AUC, never below the worst case.
+def _beyond_past(
+    residual: np.ndarray, label: np.ndarray, day: np.ndarray, horizon: int
+) -> tuple[float, float]:
+    """The residual's AUC for the label, and its standard error, never below the worst case.
 
     Batch means: the AUC over contiguous blocks of dates (each at least ``BLOCK_HORIZONS``
     horizons long, so overlapping labels and the market's moves shared by every ticker stay
-    inside a block); their spread over sqrt(blocks). The worst case is every ticker moving as
-    one and every label overlapping its ``horizon`` neighbours: ``days / horizon`` independent
-    rows, so ``sqrt(horizon / (3 * days))``. It also covers a bias blocks cannot see: with few
-    days, a persistent column (a 200-day average) at one row contains the moves that make up
-    the labels of earlier rows, so pooled rows of one short history are not exchangeable.
+    inside a block); their mean is the statistic, their spread over sqrt(blocks) its standard
+    error. The worst case is every ticker moving as one and every label overlapping its
+    ``horizon`` neighbours: ``days / horizon`` independent rows, so ``sqrt(horizon / (3 *
+    days))``. It also covers a bias blocks cannot see: with few days, a persistent column (a
+    200-day average) at one row contains the moves that make up the labels of earlier rows, so
+    the rows of one short history are not exchangeable. With fewer than ``MIN_BLOCKS`` blocks,
+    the pooled AUC and the worst case.
     """
     days = int(day.max()) + 1 if len(day) else 0
     worst_case = math.sqrt(horizon / (3.0 * max(days, 1)))
     blocks = min(MAX_BLOCKS, days // (BLOCK_HORIZONS * horizon))
     if blocks < MIN_BLOCKS:
-        return worst_case
+        return auc(residual, label), worst_case
     block = np.minimum(day * blocks // days, blocks - 1)
-    values = group_auc(score, label, block, blocks)
-    return max(worst_case, float(np.std(values, ddof=1) / math.sqrt(blocks)))
+    values = group_auc(residual, label, block, blocks)
+    spread = float(np.std(values, ddof=1) / math.sqrt(blocks))
+    return float(values.mean()), max(worst_case, spread)
 
 
 def associations(
@@ -437,17 +445,16 @@ def associations(
             skipped.append(f"{name}: constant")
             continue
         residual = _residuals(scores, panel.past[finite], group)
-        both = np.r_[np.zeros(len(scores), np.int64), np.ones(len(scores), np.int64)]
-        forward, past = group_auc(
-            np.r_[scores, scores], np.r_[label, panel.past_label[finite]], both, 2
-        )
+        beyond, standard_error = _beyond_past(residual, label, panel.day[finite], panel.horizon)
+        pooled = np.zeros(len(scores), dtype=np.int64)
+        rank, _ = _group_ranks(scores, pooled)
         results.append(
             Association(
                 name=name,
-                forward_auc=float(forward),
-                past_auc=float(past),
-                beyond_past_auc=auc(residual, label),
-                standard_error=_standard_error(residual, label, panel.day[finite], panel.horizon),
+                forward_auc=float(_auc_of_ranks(rank, label, pooled, 1)[0]),
+                past_auc=float(_auc_of_ranks(rank, panel.past_label[finite], pooled, 1)[0]),
+                beyond_past_auc=beyond,
+                standard_error=standard_error,
                 rows=int(finite.sum()),
                 tickers=len(np.unique(group)),
                 transform=(transforms or {}).get(name, ""),
