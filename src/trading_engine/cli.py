@@ -55,18 +55,27 @@ def _load(settings: Settings, folder: Path | None):
 
 @data_app.command("check")
 def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
-    """Validate a market folder and list every fault found, file by file."""
+    """Validate a market folder, list every fault found, file by file, and audit the raw
+    columns for look-ahead (exit 1 when too few tickers are usable or a column leaks)."""
+    from .training.lookahead import Thresholds, audit_inputs
+
     settings = get_settings()
     market = _load(settings, path)
     report = market.report
     usable = len(market.histories)
-    ok = usable >= settings.data.min_tickers
+    enough = usable >= settings.data.min_tickers
+    retraining = settings.retraining
+    lookahead = audit_inputs(
+        market.histories, retraining.horizon, Thresholds.from_settings(retraining)
+    )
+    ok = enough and lookahead.passed
     if as_json:
         _print_json(
             {
                 **report.to_dict(),
                 "usable": usable,
                 "min_tickers": settings.data.min_tickers,
+                "lookahead": lookahead.to_dict(),
                 "ok": ok,
             }
         )
@@ -83,11 +92,15 @@ def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
             console.print(table)
         else:
             console.print("No data faults found.")
-        verdict = "[green]enough to train[/]" if ok else "[red]too few to train[/]"
+        verdict = "[green]enough to train[/]" if enough else "[red]too few to train[/]"
         console.print(
             f"{usable} usable ticker(s), {len(report.skipped)} skipped; "
             f"minimum {settings.data.min_tickers}: {verdict}"
         )
+        _print_lookahead(lookahead.findings)
+        checked = ", ".join(sorted({a.name.split("_")[0] for a in lookahead.associations}))
+        if lookahead.passed and checked:
+            console.print(f"look-ahead audit: no leak in {checked}")
     if not ok:
         raise typer.Exit(1)
 
@@ -193,6 +206,13 @@ def _print_findings(run: RunRecord) -> None:
     console.print(table)
 
 
+def _print_lookahead(findings) -> None:
+    """Each look-ahead finding on its own line, leaks first, with why."""
+    for finding in sorted(findings, key=lambda finding: not finding.leak):
+        label = "[red]look-ahead leak[/]" if finding.leak else "[yellow]look-ahead warning[/]"
+        console.print(f"{label} {escape(finding.message())}", highlight=False, soft_wrap=True)
+
+
 def _print_run(run: RunRecord) -> None:
     _print_findings(run)
     metrics = run.metrics.to_json() if run.metrics else {}
@@ -232,6 +252,7 @@ def _print_run(run: RunRecord) -> None:
             verdict = "[green]pass[/]" if gate.passed else "[red]FAIL[/]"
             table.add_row(gate.name, _fmt(gate.value), gate.rule, _fmt(gate.threshold), verdict)
         console.print(table)
+    _print_lookahead(run.lookahead.findings if run.lookahead else [])
     colour = {"deployed": "green", "rejected": "yellow"}.get(run.outcome, "red")
     version = f" as version {run.version}" if run.version else ""
     console.print(f"[{colour}]{run.outcome}[/]{version}: {run.reason}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import talib
 
-from tests.conftest import TODAY
+from tests.conftest import TODAY, write_market
+from tests.helpers import run_cli
 from tests.markets import (
     random_walk_histories,
     realistic_histories,
@@ -18,6 +21,7 @@ from trading_engine.config import load_settings
 from trading_engine.data import DataSource, DemoMarket, MarketData, PriceHistory, QualityReport
 from trading_engine.features import FEATURES, dataset_from_market
 from trading_engine.features.indicators import Feature
+from trading_engine.model_retraining import ModelRetrainingService
 from trading_engine.training import train_and_evaluate
 from trading_engine.training.lookahead import (
     GATE_NAME,
@@ -261,3 +265,64 @@ def test_a_leaked_market_passes_every_other_gate_and_fails_lookahead():
     )
     assert GATE_NAME in {gate.name for gate in honest.gates.gates}
     assert next(g for g in honest.gates.gates if g.name == GATE_NAME).passed
+
+
+# -- through the service and the CLI ----------------------------------------------------------
+
+
+def folder_settings(settings, folder):
+    data = settings.data.model_copy(update={"provider": "csv", "folder": folder})
+    return settings.model_copy(update={"data": data})
+
+
+@pytest.mark.slow
+def test_a_retrain_on_leaked_data_is_rejected_naming_the_column_and_data_check_exits_1(
+    tmp_path, settings
+):
+    leaked = volume_is_future_close(realistic_histories(n_tickers=10, seed=2))
+    folder = write_market(tmp_path / "leaked", leaked)
+    service = ModelRetrainingService(folder_settings(settings, folder))
+    run = service.run_retrain()
+    assert run.outcome == "rejected"
+    assert [gate.name for gate in run.gates.failed] == [GATE_NAME]
+    assert run.reason.startswith("failed gate(s): lookahead: look-ahead in volume: input volume")
+    assert "look-ahead in Volume_Change: feature Volume_Change runs higher" in run.reason
+    assert run.metrics.roc_auc > 0.9  # what it would have deployed with
+    stored = service.registry.last_run()
+    assert stored.lookahead == run.lookahead and not stored.lookahead.passed
+    assert {f.subject for f in stored.lookahead.leaks} == {"volume", "Volume_Change"}
+    assert "lookahead" in stored.timings
+    alerts = (settings.paths.models_dir / "alerts.log").read_text()
+    assert "Look-ahead audit: 2 leak(s), 1 warning(s)" in alerts
+    assert "- LEAK volume: input volume" in alerts and "- warning holdout: holdout AUC" in alerts
+    assert "- lookahead: 2.0000 (needs leaks <= 0.0000)" in alerts
+
+    checked = run_cli("data", "check", str(folder))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "look-ahead leak volume: input volume" in checked.stdout
+    assert "Traceback" not in checked.stderr
+
+
+@pytest.mark.slow
+def test_an_honest_retrain_passes_the_gate_and_data_check_says_so(tmp_path, settings):
+    folder = write_market(tmp_path / "honest", realistic_histories(n_tickers=10, seed=2))
+    run = ModelRetrainingService(folder_settings(settings, folder)).run_retrain(force=True)
+    gate = next(gate for gate in run.gates.gates if gate.name == GATE_NAME)
+    assert gate.passed and gate.value == 0.0
+    assert run.lookahead is not None and run.lookahead.findings == []
+    assert run.lookahead.point_in_time_checks == 50 and len(run.lookahead.associations) == 15
+    assert GATE_NAME not in run.reason
+
+    checked = run_cli("data", "check", str(folder), "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["ok"] is True and report["lookahead"]["passed"] is True
+    names = {a["name"] for a in report["lookahead"]["associations"]}
+    assert names == {"open", "high", "low", "volume", "volume_level", "volume_change"}
+
+
+def test_the_gate_can_be_switched_off(tmp_path, settings):
+    retraining = settings.retraining.model_copy(update={"lookahead_gate": False})
+    service = ModelRetrainingService(settings.model_copy(update={"retraining": retraining}))
+    run = service.run_retrain(force=True)  # the demo market
+    assert GATE_NAME not in {gate.name for gate in run.gates.gates} and run.lookahead is None
