@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -19,7 +20,10 @@ from rich.table import Table
 
 from .config import Settings, get_settings
 from .errors import AlreadyRunning, NoProductionModel, TradingEngineError, describe
-from .records import DataRecord, RunRecord
+from .records import DataRecord, LookaheadFindingRecord, RunRecord
+
+if TYPE_CHECKING:
+    from .training.lookahead import LookaheadFinding
 
 app = typer.Typer(
     help="Keep a stock-direction model fresh: data, features, retraining, deployment.",
@@ -57,7 +61,7 @@ def _load(settings: Settings, folder: Path | None):
 def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
     """Validate a market folder, list every fault found, file by file, and audit the raw
     columns for look-ahead (exit 1 when too few tickers are usable or a column leaks)."""
-    from .training.lookahead import Thresholds, audit_inputs
+    from .training.lookahead import Thresholds, audit_inputs, raw_column
 
     settings = get_settings()
     market = _load(settings, path)
@@ -98,7 +102,7 @@ def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
             f"minimum {settings.data.min_tickers}: {verdict}"
         )
         _print_lookahead(lookahead.findings)
-        checked = ", ".join(sorted({a.name.split("_")[0] for a in lookahead.associations}))
+        checked = ", ".join(sorted({raw_column(a.name) for a in lookahead.associations}))
         if lookahead.passed and checked:
             console.print(f"look-ahead audit: no leak in {checked}")
     if not ok:
@@ -206,7 +210,7 @@ def _print_findings(run: RunRecord) -> None:
     console.print(table)
 
 
-def _print_lookahead(findings) -> None:
+def _print_lookahead(findings: Sequence[LookaheadFinding | LookaheadFindingRecord]) -> None:
     """Each look-ahead finding on its own line, leaks first, with why."""
     for finding in sorted(findings, key=lambda finding: not finding.leak):
         label = "[red]look-ahead leak[/]" if finding.leak else "[yellow]look-ahead warning[/]"

@@ -329,6 +329,11 @@ RAW_TRANSFORMS: dict[str, str] = {
 }
 
 
+def raw_column(name: str) -> str:
+    """The raw column a tested form comes from: ``volume_level`` -> ``volume``."""
+    return name.split("_")[0]
+
+
 def raw_transforms(horizon: int) -> dict[str, str]:
     return {name: text.format(h=horizon) for name, text in RAW_TRANSFORMS.items()}
 
@@ -579,7 +584,7 @@ def _one_per_column(findings: list[LookaheadFinding]) -> list[LookaheadFinding]:
     """Volume is tested two ways; report the column once, by its strongest evidence."""
     strongest: dict[str, LookaheadFinding] = {}
     for finding in findings:
-        column = "volume" if finding.subject.startswith("volume") else finding.subject
+        column = raw_column(finding.subject)
         finding = replace(finding, subject=column)
         if column not in strongest or finding.statistic > strongest[column].statistic:
             strongest[column] = finding
