@@ -180,11 +180,12 @@ class LookaheadAudit:
 def _group_ranks(values: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each value's 0-based rank within its group (ties share their average rank), and the
     size of its group. One sort for all groups."""
-    order = np.argsort(values)  # ties need no stable order: they share one rank below
     if len(values) and (group != group[0]).any():
-        key = np.empty(len(values), dtype=np.int64)
-        key[order] = np.arange(len(values))
-        order = np.argsort(group.astype(np.int64) * len(values) + key)  # by group, then value
+        # One sort by group, then value: each group's values shifted past the previous group's.
+        low, span = values.min(), np.ptp(values) + 1.0
+        order = np.argsort(group * span + (values - low))
+    else:
+        order = np.argsort(values)  # ties need no stable order: they share one rank below
     ordered_values, ordered_group = values[order], group[order]
     new_group = np.r_[True, ordered_group[1:] != ordered_group[:-1]]
     new_value = new_group | np.r_[True, ordered_values[1:] != ordered_values[:-1]]
@@ -226,6 +227,16 @@ def _group_scores(values: np.ndarray, group: np.ndarray) -> np.ndarray:
     and immune to fat tails and to each ticker's own level and scale."""
     rank, size = _group_ranks(values, group)
     return (rank + 0.5) / size - 0.5
+
+
+def _within_auc(rank: np.ndarray, label: np.ndarray, group: np.ndarray) -> float:
+    """AUC over the pairs of rows of the same ticker (each ticker weighted by its pairs)."""
+    groups = int(group.max()) + 1
+    positives = np.bincount(group, weights=label, minlength=groups)
+    pairs = positives * (np.bincount(group, minlength=groups) - positives)
+    if pairs.sum() == 0:
+        return 0.5
+    return float((_auc_of_ranks(rank, label, group, groups) * pairs).sum() / pairs.sum())
 
 
 # -- the rows every column is judged on -----------------------------------------------------------
@@ -386,19 +397,28 @@ def dataset_columns(dataset: Dataset, panel: Panel) -> dict[str, np.ndarray]:
 # -- check 1: association beyond the past ---------------------------------------------------------
 
 
-def _residuals(scores: np.ndarray, design: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """``scores`` less their least-squares fit on ``design``, ticker by ticker.
+Fit = list[tuple[int, int, np.ndarray]]  # per ticker: first row, end row, (D'D)^+
 
-    A ticker's rows are contiguous (the panel lays tickers end to end), so each fit is two small
-    matrix products and a pseudo-inverse of a k x k matrix (a design column constant within a
-    ticker, a sign that never changes, costs nothing).
+
+def _fit(design: np.ndarray, group: np.ndarray) -> Fit:
+    """What a least-squares fit on ``design`` needs per ticker, whatever is fitted.
+
+    A ticker's rows are contiguous (the panel lays tickers end to end); the pseudo-inverse
+    makes a design column constant within a ticker (a sign that never changes) harmless.
     """
-    out = np.empty(len(scores))
     bounds = np.r_[0, np.flatnonzero(np.diff(group)) + 1, len(group)]
-    for start, end in itertools.pairwise(bounds):
+    return [
+        (start, end, np.linalg.pinv(design[start:end].T @ design[start:end], hermitian=True))
+        for start, end in itertools.pairwise(bounds)
+    ]
+
+
+def _residuals(scores: np.ndarray, design: np.ndarray, fit: Fit) -> np.ndarray:
+    """``scores`` less their least-squares fit on ``design``, ticker by ticker."""
+    out = np.empty(len(scores))
+    for start, end, inverse in fit:
         rows = design[start:end]
-        coefficients = np.linalg.pinv(rows.T @ rows, hermitian=True) @ (rows.T @ scores[start:end])
-        out[start:end] = scores[start:end] - rows @ coefficients
+        out[start:end] = scores[start:end] - rows @ (inverse @ (rows.T @ scores[start:end]))
     return out
 
 
@@ -438,6 +458,7 @@ def associations(
     Returns the associations and, for columns too sparse to judge, why they were skipped.
     """
     results, skipped = [], []
+    fits: dict[bytes, Fit] = {}  # columns defined on the same rows share their fits
     for name, values in columns.items():
         values = values[panel.usable]
         finite = np.isfinite(values)
@@ -445,19 +466,21 @@ def associations(
             skipped.append(f"{name}: {int(finite.sum())} usable rows (need {MIN_ROWS})")
             continue
         group, label = panel.group[finite], panel.label[finite]
-        scores = _group_scores(values[finite], group)
+        rank, size = _group_ranks(values[finite], group)
+        scores = (rank + 0.5) / size - 0.5
         if np.ptp(scores) == 0:
             skipped.append(f"{name}: constant")
             continue
-        residual = _residuals(scores, panel.past[finite], group)
+        key = np.packbits(finite).tobytes()
+        if key not in fits:
+            fits[key] = _fit(panel.past[finite], group)
+        residual = _residuals(scores, panel.past[finite], fits[key])
         beyond, standard_error = _beyond_past(residual, label, panel.day[finite], panel.horizon)
-        pooled = np.zeros(len(scores), dtype=np.int64)
-        rank, _ = _group_ranks(scores, pooled)
         results.append(
             Association(
                 name=name,
-                forward_auc=float(_auc_of_ranks(rank, label, pooled, 1)[0]),
-                past_auc=float(_auc_of_ranks(rank, panel.past_label[finite], pooled, 1)[0]),
+                forward_auc=_within_auc(rank, label, group),
+                past_auc=_within_auc(rank, panel.past_label[finite], group),
                 beyond_past_auc=beyond,
                 standard_error=standard_error,
                 rows=int(finite.sum()),
