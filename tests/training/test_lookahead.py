@@ -50,6 +50,11 @@ def demo_market(n_tickers: int = 50) -> dict[str, PriceHistory]:
     return DemoMarket(end=str(TODAY)).generate(tickers).histories
 
 
+def demo_histories_short(seed: int) -> dict[str, PriceHistory]:
+    tickers = [f"T{i:02d}" for i in range(5)]
+    return DemoMarket(n_days=600, end=str(TODAY), seed=seed).generate(tickers).histories
+
+
 def leaks_of(audit: LookaheadAudit) -> set[tuple[str, str]]:
     return {(finding.kind, finding.subject) for finding in audit.leaks}
 
@@ -73,9 +78,11 @@ def test_auc_counts_pairs_with_ties_as_half():
     expected = ((pairs > 0).sum() + 0.5 * (pairs == 0).sum()) / pairs.size
     assert auc(score, label) == pytest.approx(expected)
     group = rng.integers(0, 3, 300)
-    per_group = group_auc(score, label, group, 3)
-    for g in range(3):
-        assert per_group[g] == pytest.approx(auc(score[group == g], label[group == g]))
+    volumes = rng.integers(100_000, 5_000_000, 300).astype(float)  # large values, by group
+    for values in (score, volumes, -score / 1000):
+        per_group = group_auc(values, label, group, 3)
+        for g in range(3):
+            assert per_group[g] == pytest.approx(auc(values[group == g], label[group == g]))
     assert auc(score, np.ones(300, dtype=bool)) == 0.5  # undefined: one class only
 
 
@@ -137,11 +144,6 @@ def test_short_histories_never_convict_by_chance(seed):
     ):
         audit = audit_of(histories)
         assert audit.passed, audit.findings
-
-
-def demo_histories_short(seed: int) -> dict[str, PriceHistory]:
-    tickers = [f"T{i:02d}" for i in range(5)]
-    return DemoMarket(n_days=600, end=str(TODAY), seed=seed).generate(tickers).histories
 
 
 # -- planted leaks fail, by name ----------------------------------------------------------------

@@ -22,10 +22,12 @@ A column leaks when that AUC is at least ``min_auc - 0.5`` from 0.5 (0.60 by def
 ``z`` (4) standard errors from it. The standard error is dependence-aware and never below the
 worst case (see ``_beyond_past``): with five years of daily data the bar is about 0.65, with
 a short history higher, so a few hundred rows never convict a column by chance. Measured with
-these settings (the report of the change that added this module has the figures): honest
-columns on the demo market, random walks, a fat-tailed GARCH market with a market factor and
-real index and stock histories stay below half the bar; the issue's leaks (volume = the close 5
-days ahead; volume 1.6x on the eve of 5-day rises) score 0.73-1.00.
+these settings: no false alarm in 670 honest synthetic markets (demo, random walks, a
+fat-tailed GARCH market with a market factor; 1 to 50 tickers, 400 to 1512 days), honest
+columns at most 0.55 of the bar; on 12 real index and stock histories (2 indices 1999-2018,
+one stock 1986-2017, and 5-year windows of each) at most 0.82 of it, a 200-day average on one
+stock's 5 years; the issue's leaks (volume = the close 5 days ahead; volume 1.6x on the eve of
+5-day rises) found in every market tried, at 0.66-1.00.
 
 A feature built with a centred window is symmetric in time, as associated with the past as
 with the future; removing the past exposes it here too, and check 2 catches it exactly.
