@@ -152,6 +152,19 @@ def run_lines(run: RunRecord) -> list[str]:
     ]
 
 
+def lookahead_lines(run: RunRecord) -> list[str]:
+    """What the look-ahead audit found (leaks first), or nothing when it found nothing."""
+    audit = run.lookahead
+    if audit is None or not audit.findings:
+        return []
+    found = sorted(audit.findings, key=lambda finding: not finding.leak)
+    return [
+        f"Look-ahead audit: {len(audit.leaks)} leak(s), {len(audit.warnings)} warning(s)",
+        *(f"- {'LEAK' if f.leak else 'warning'} {f.message()}" for f in found),
+        "",
+    ]
+
+
 def rollback_alert(result: RollbackResult, reason: str, paths: Sequence[str]) -> Alert:
     return Alert(
         "Model Rollback",
@@ -174,14 +187,30 @@ def run_alert(run: RunRecord, paths: Sequence[str]) -> Alert | None:
             )
         else:
             headline = "New model deployed successfully!"
-        lines = [*run_lines(run), *metrics, "", f"Version: {run.version}", *paths]
+        lines = [
+            *run_lines(run),
+            *lookahead_lines(run),
+            *metrics,
+            "",
+            f"Version: {run.version}",
+            *paths,
+        ]
         return Alert("Model Retraining Success", SUCCESS, headline, lines)
     if run.outcome == "rejected":
         failing = run.gates.failed if run.gates else []
         gate_lines = ["Failed gates:"] + [
             f"- {g.name}: {g.value:.4f} (needs {g.rule} {g.threshold:.4f})" for g in failing
         ]
-        lines = [*run_lines(run), *metrics, "", *gate_lines, "", "Production model kept.", *paths]
+        lines = [
+            *run_lines(run),
+            *lookahead_lines(run),
+            *metrics,
+            "",
+            *gate_lines,
+            "",
+            "Production model kept.",
+            *paths,
+        ]
         if any(gate.name in DROP_GATES for gate in failing):
             headline = "Candidate is worse than production; not deployed."
             return Alert("Model Performance Degradation", DEGRADED, headline, lines)

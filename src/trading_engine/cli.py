@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -19,7 +20,10 @@ from rich.table import Table
 
 from .config import Settings, get_settings
 from .errors import AlreadyRunning, NoProductionModel, TradingEngineError, describe
-from .records import DataRecord, RunRecord
+from .records import DataRecord, LookaheadFindingRecord, RunRecord
+
+if TYPE_CHECKING:
+    from .training.lookahead import LookaheadFinding
 
 app = typer.Typer(
     help="Keep a stock-direction model fresh: data, features, retraining, deployment.",
@@ -56,9 +60,12 @@ def _load(settings: Settings, folder: Path | None):
 
 @data_app.command("check")
 def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
-    """Validate a market folder and list every fault found, file by file; then check that
-    the labelled dates hold the holdout, the purges and the walk-forward folds."""
+    """Validate a market folder and list every fault found, file by file; check that the
+    labelled dates hold the holdout, the purges and the walk-forward folds; audit the raw
+    columns for look-ahead (exit 1 when too few tickers are usable, the pre-flight fails or a
+    column leaks)."""
     from .data.folder import NOTHING_LOADED
+    from .training.lookahead import Thresholds, audit_inputs, raw_column
     from .training.preflight import preflight_market
 
     settings = get_settings()
@@ -66,7 +73,12 @@ def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
     report = market.report
     usable = len(market.histories)
     check = preflight_market(market, settings.retraining)
-    ok = usable >= settings.data.min_tickers and check.fits
+    enough = usable >= settings.data.min_tickers
+    retraining = settings.retraining
+    lookahead = audit_inputs(
+        market.histories, retraining.horizon, Thresholds.from_settings(retraining)
+    )
+    ok = enough and check.fits and lookahead.passed
     if as_json:
         _print_json(
             {
@@ -74,6 +86,7 @@ def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
                 "usable": usable,
                 "min_tickers": settings.data.min_tickers,
                 "preflight": check.to_json(),
+                "lookahead": lookahead.to_dict(),
                 "ok": ok,
             }
         )
@@ -89,7 +102,6 @@ def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
             console.print(table)
         else:
             console.print("No data faults found.")
-        enough = usable >= settings.data.min_tickers
         verdict = "[green]enough to train[/]" if enough else "[red]too few to train[/]"
         console.print(
             f"{usable} usable ticker(s), {len(report.skipped)} skipped; "
@@ -97,6 +109,10 @@ def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
         )
         colour = "green" if check.fits else "red"
         console.print(f"[{colour}]pre-flight:[/] {escape(check.summary)}", soft_wrap=True)
+        _print_lookahead(lookahead.findings)
+        checked = ", ".join(sorted({raw_column(a.name) for a in lookahead.associations}))
+        if lookahead.passed and checked:
+            console.print(f"look-ahead audit: no leak in {checked}")
     if not ok:
         raise typer.Exit(1)
 
@@ -208,6 +224,13 @@ def _print_findings(run: RunRecord) -> None:
     console.print(table)
 
 
+def _print_lookahead(findings: Sequence[LookaheadFinding | LookaheadFindingRecord]) -> None:
+    """Each look-ahead finding on its own line, leaks first, with why."""
+    for finding in sorted(findings, key=lambda finding: not finding.leak):
+        label = "[red]look-ahead leak[/]" if finding.leak else "[yellow]look-ahead warning[/]"
+        console.print(f"{label} {escape(finding.message())}", highlight=False, soft_wrap=True)
+
+
 def _print_run(run: RunRecord) -> None:
     _print_findings(run)
     metrics = run.metrics.to_json() if run.metrics else {}
@@ -247,6 +270,7 @@ def _print_run(run: RunRecord) -> None:
             verdict = "[green]pass[/]" if gate.passed else "[red]FAIL[/]"
             table.add_row(gate.name, _fmt(gate.value), gate.rule, _fmt(gate.threshold), verdict)
         console.print(table)
+    _print_lookahead(run.lookahead.findings if run.lookahead else [])
     colour = {"deployed": "green", "rejected": "yellow"}.get(run.outcome, "red")
     version = f" as version {run.version}" if run.version else ""
     # The reason may quote file names and headers from the data: never read it as markup.

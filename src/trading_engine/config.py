@@ -241,6 +241,19 @@ class RetrainingSettings(Section):
     tuning: TuningSettings = TuningSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     retention: int = Field(30, ge=1)  # versioned model files kept (prod and backup always)
+    # The look-ahead audit (training/lookahead.py), the gate `lookahead`: a raw column or
+    # feature whose AUC for the label, beyond what past returns explain, is this far from 0.5
+    # (and `lookahead_z` standard errors) is a leak; so is a feature that changes when later
+    # bars are removed (checked on `lookahead_pit_tickers` x `lookahead_pit_cuts` histories).
+    lookahead_gate: bool = True
+    lookahead_min_auc: float = Field(0.60, gt=0.5, lt=1)
+    lookahead_z: float = Field(4.0, ge=0)
+    lookahead_pit_tickers: int = Field(5, ge=0)
+    lookahead_pit_cuts: int = Field(10, ge=0)
+    # A holdout AUC above this is more than daily direction plausibly supports: a warning in
+    # the report, a failed `lookahead` gate only with `lookahead_holdout_auc_fails`.
+    lookahead_max_holdout_auc: float = Field(0.75, gt=0.5, le=1)
+    lookahead_holdout_auc_fails: bool = False
 
     @model_validator(mode="after")
     def _sliding_needs_size(self) -> RetrainingSettings:

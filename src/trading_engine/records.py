@@ -141,6 +141,52 @@ class FindingRecord(Record):
     action: str
 
 
+class LookaheadFindingRecord(Record):
+    """A look-ahead finding: a leak (fails the gate ``lookahead``) or a warning."""
+
+    kind: str  # "input", "feature", "point_in_time" or "plausibility"
+    subject: str  # the raw column, the feature, or "holdout"
+    statistic: float
+    threshold: float
+    leak: bool
+    why: str
+
+    def message(self) -> str:
+        return f"{self.subject}: {self.why}"
+
+
+class AssociationRecord(Record):
+    """How one raw column or feature relates to the forward and the past direction."""
+
+    name: str
+    forward_auc: float
+    past_auc: float
+    beyond_past_auc: float
+    standard_error: float
+    rows: int
+    tickers: int
+    transform: str = ""
+
+
+class LookaheadRecord(Record):
+    """The look-ahead audit of a run (``training/lookahead.py``)."""
+
+    passed: bool = True
+    findings: list[LookaheadFindingRecord] = Field(default_factory=list)
+    associations: list[AssociationRecord] = Field(default_factory=list)
+    point_in_time_checks: int = 0
+    skipped: list[str] = Field(default_factory=list)
+    seconds: float | None = None
+
+    @property
+    def leaks(self) -> list[LookaheadFindingRecord]:
+        return [finding for finding in self.findings if finding.leak]
+
+    @property
+    def warnings(self) -> list[LookaheadFindingRecord]:
+        return [finding for finding in self.findings if not finding.leak]
+
+
 class RunRecord(Record):
     """One retrain, whatever its outcome. ``running`` until it ends; ``interrupted`` if it died."""
 
@@ -168,6 +214,7 @@ class RunRecord(Record):
     skipped: list[str] = Field(default_factory=list)
     data: DataRecord | None = None
     findings: list[FindingRecord] = Field(default_factory=list)  # those that changed the run
+    lookahead: LookaheadRecord | None = None  # the look-ahead audit (gate ``lookahead``)
     owner_pid: int | None = None  # the process running it, to tell a live run from a dead one
 
 

@@ -1,6 +1,11 @@
 """One retrain, as a function: (settings, market snapshot, production, clock) -> run record.
 
-    pre-flight -> build dataset -> (tune) -> train and evaluate -> judge -> deploy through the store
+    pre-flight -> build dataset -> audit for look-ahead -> (tune) -> train and evaluate
+    -> judge -> deploy through the store
+
+The look-ahead audit runs here, before training, because it needs both the market (raw columns,
+past returns, histories to cut at earlier dates) and the dataset (the features as the model
+sees them); the trainer adds its holdout check and turns it into the gate ``lookahead``.
 
 No threads and no file I/O of its own: the runner loads the market and holds the writer's
 session; a replay can call the same function on data cut at any date with its own store.
@@ -23,11 +28,14 @@ from ..records import (
     GateResult,
     GateVerdict,
     HoldoutMetrics,
+    LookaheadRecord,
     RunRecord,
 )
 from ..store import ModelRegistry, WriteSession
 from ..training import train_and_evaluate, tune_hyperparameters
 from ..training.gates import GateReport
+from ..training.lookahead import GATE_NAME as LOOKAHEAD_GATE
+from ..training.lookahead import LookaheadAudit, Thresholds, audit_retrain
 from ..training.model import StoredModel
 from ..training.preflight import preflight_market
 from ..training.trainer import Progress, TrainingResult, no_progress
@@ -56,12 +64,22 @@ def deploy_reason(verdict: GateVerdict, trigger: str) -> str:
     return "forced deployment (every gate passed anyway)"
 
 
-def explain_rejection(metrics: HoldoutMetrics | None, failed: list[GateResult]) -> str:
-    """The gate names, then what the candidate did, in words a person can weigh."""
+def explain_rejection(
+    metrics: HoldoutMetrics | None,
+    failed: list[GateResult],
+    lookahead: LookaheadRecord | None = None,
+) -> str:
+    """The gate names, then what the candidate did, in words a person can weigh.
+
+    A failed ``lookahead`` gate comes first, with every leak named and why: a leak makes the
+    metrics after it meaningless.
+    """
     reason = f"failed gate(s): {', '.join(gate.name for gate in failed)}"
+    said: list[str] = []
+    if lookahead is not None and any(gate.name == LOOKAHEAD_GATE for gate in failed):
+        said.extend(f"look-ahead in {finding.message()}" for finding in lookahead.leaks)
     if metrics is None:
-        return reason
-    said = []
+        return f"{reason}: {'; '.join(said)}" if said else reason
     if metrics.predicted_up is not None:
         said.append(f"it predicts up for {metrics.predicted_up:.0%} of the holdout rows")
     if metrics.accuracy is not None and metrics.base_rate is not None:
@@ -95,6 +113,10 @@ def explain_rejection(metrics: HoldoutMetrics | None, failed: list[GateResult]) 
     return f"{reason}: {'; '.join(said)}" if said else reason
 
 
+def lookahead_record(audit: LookaheadAudit | None) -> LookaheadRecord | None:
+    return LookaheadRecord.model_validate(audit.to_dict()) if audit is not None else None
+
+
 def _evaluated(run: RunRecord, result: TrainingResult, production: StoredModel | None) -> RunRecord:
     return run.model_copy(
         update={
@@ -119,6 +141,7 @@ def _evaluated(run: RunRecord, result: TrainingResult, production: StoredModel |
             "comparison": (
                 Comparison.model_validate(asdict(result.comparison)) if result.comparison else None
             ),
+            "lookahead": lookahead_record(result.lookahead),
         }
     )
 
@@ -146,6 +169,10 @@ def run_retrain(
         raise DataError(check.problem)
     progress("building features", 0, 1)
     dataset = dataset_from_market(market, horizon=retraining.horizon, features=retraining.features)
+    lookahead = None
+    if retraining.lookahead_gate:
+        progress("look-ahead audit", 0, 1)
+        lookahead = audit_retrain(market, dataset, Thresholds.from_settings(retraining))
     tuned = None
     if run.full:
         tuned = tune_hyperparameters(dataset, retraining, progress=progress)
@@ -157,6 +184,7 @@ def run_retrain(
         params=params,
         force=run.forced,
         progress=progress,
+        lookahead=lookahead,
     )
     evaluated = _evaluated(run, result, production)
     verdict = evaluated.gates
@@ -168,7 +196,7 @@ def run_retrain(
         "duration_seconds": round((finished_at - started).total_seconds(), 3),
     }
     if not result.gates.deploy:
-        reason = explain_rejection(evaluated.metrics, verdict.failed)
+        reason = explain_rejection(evaluated.metrics, verdict.failed, evaluated.lookahead)
         rejected = evaluated.model_copy(
             update={**finished, "outcome": "rejected", "reason": reason}
         )

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..features.dataset import Dataset
 from .gates import ChampionComparison, GateReport, evaluate_gates
+from .lookahead import LookaheadAudit
 from .metrics import SkillTest, block_bootstrap_skill, classification_metrics
 from .model import TrainedModel
 from .splits import PurgedWalkForward
@@ -59,6 +60,7 @@ class TrainingResult:
     samples: int
     tickers: int
     params: dict[str, Any] = field(default_factory=dict)
+    lookahead: LookaheadAudit | None = None  # the look-ahead audit, holdout check included
 
     @property
     def forced(self) -> bool:
@@ -218,10 +220,13 @@ def train_and_evaluate(
     params: dict[str, Any] | None = None,
     force: bool = False,
     progress: Progress = no_progress,
+    lookahead: LookaheadAudit | None = None,
 ) -> TrainingResult:
     """Cross-validate, fit the final model, score it on the holdout and apply the gates.
 
     The model returned is exactly the model the holdout scored: no refit after validation.
+    ``lookahead`` is the audit of the inputs (``lookahead.audit_retrain``, run where the market
+    is known); its holdout check is added here and it becomes the gate ``lookahead``.
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -283,6 +288,9 @@ def train_and_evaluate(
         "train_base_rate": float(np.mean(y)),
     }
     comparison = compare_with_production(production_model, holdout, probability, settings)
+    if lookahead is not None:
+        lookahead = lookahead.judge_holdout(holdout_metrics["roc_auc"])
+        timings["lookahead"] = lookahead.seconds
     gates, skill = judge(
         holdout,
         probability,
@@ -291,6 +299,7 @@ def train_and_evaluate(
         metrics=holdout_metrics,
         comparison=comparison,
         force=force,
+        lookahead=lookahead,
     )
     if skill is not None:
         metrics["pt_statistic"] = skill.pt_statistic
@@ -312,6 +321,7 @@ def train_and_evaluate(
         samples=len(labeled),
         tickers=len(np.unique(labeled.ticker_codes)),
         params=model.params,
+        lookahead=lookahead,
     )
 
 
@@ -324,6 +334,7 @@ def judge(
     metrics: dict[str, float] | None = None,
     comparison: ChampionComparison | None = None,
     force: bool = False,
+    lookahead: LookaheadAudit | None = None,
 ) -> tuple[GateReport, SkillTest | None]:
     """Apply every configured gate to predictions on ``rows`` (the skill test included).
 
@@ -331,6 +342,7 @@ def judge(
     measured over always predicting that majority, a constant known before the holdout (None
     when unknown: no edge is measured). ``metrics`` are the classification metrics of these
     predictions when already computed.
+    ``lookahead``, when given, adds its gate (it fails on any leak the audit found).
     """
     skill = None
     if settings.skill_gate:
@@ -354,6 +366,8 @@ def judge(
         skill_p_value=settings.skill_p_value,
         forced=force,
     )
+    if lookahead is not None:
+        gates.gates.append(lookahead.gate())
     return gates, skill
 
 
