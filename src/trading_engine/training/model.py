@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 
 from ..errors import CorruptModel
 from ..store.container import Container, pack, unpack
+from ._lightgbm import import_lightgbm
+
+lgb = import_lightgbm()
 
 
 @dataclass

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from ..features.dataset import Dataset
+from ._lightgbm import import_lightgbm
 from .gates import ChampionComparison, GateReport, evaluate_gates
 from .metrics import SkillTest, block_bootstrap_skill, classification_metrics
 from .model import TrainedModel
@@ -26,6 +26,8 @@ from .splits import PurgedWalkForward
 
 if TYPE_CHECKING:
     from ..config import RetrainingSettings
+
+lgb = import_lightgbm()
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
