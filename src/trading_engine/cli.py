@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import Settings, get_settings
 from .errors import AlreadyRunning, NoProductionModel, TradingEngineError, describe
-from .records import RunRecord
+
+# Each command imports what it uses, in its body: `--help` and the read commands (status,
+# history, models, schedule) start without numpy, pandas, LightGBM or the web stack.
+if TYPE_CHECKING:
+    from .config import Settings
+    from .records import RunRecord
 
 app = typer.Typer(
     help="Keep a stock-direction model fresh: data, features, retraining, deployment.",
@@ -37,6 +40,41 @@ PathArgument = Annotated[
     typer.Argument(help="Folder of TICKER.csv / TICKER.parquet files; omit for the demo market."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+READ_COMMANDS = frozenset({"status", "history", "models", "schedule"})
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"trading-engine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # Commands that compute never print numpy's floating-point warnings; the read commands
+    # do not import numpy at all.
+    if ctx.invoked_subcommand not in READ_COMMANDS:
+        import numpy as np
+
+        np.seterr(all="ignore")
+
+
+def get_settings() -> Settings:
+    """The settings, imported on first use (`--help` and `--version` never need pydantic)."""
+    from .config import get_settings as settings
+
+    return settings()
 
 
 def _print_json(payload: object) -> None:
@@ -469,7 +507,6 @@ def run(argv: list[str] | None = None) -> int:
     The exit code comes from ``errors.ERROR_TABLE``: 1 a failed or refused action, 2 a usage,
     settings or data-location mistake.
     """
-    np.seterr(all="ignore")
     try:
         app(args=argv, prog_name="trading-engine", standalone_mode=True)
     except SystemExit as done:
