@@ -30,7 +30,7 @@ def run(script: str, **env: str) -> subprocess.CompletedProcess:
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        env={**environment, "PYTHONPATH": str(SOURCE), "OMP_DISPLAY_ENV": "TRUE", **env},
+        env={**environment, "PYTHONPATH": str(SOURCE), "OMP_DISPLAY_ENV": "VERBOSE", **env},
         timeout=120,
     )
 
@@ -39,14 +39,23 @@ def test_training_never_imports_scikit_learn_and_never_spins():
     result = run(TRAIN)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
-    # libgomp prints the policy it read when lib_lightgbm.so loaded it.
+    # libgomp prints what it read when lib_lightgbm.so loaded it: its threads sleep at once
+    # instead of spinning 300,000 times first (its default, see the control below).
     assert "OMP_WAIT_POLICY = 'PASSIVE'" in result.stderr
+    assert "GOMP_SPINCOUNT = '0'" in result.stderr
 
 
 def test_a_wait_policy_the_user_chose_is_kept():
     result = run("from trading_engine.training import trainer", OMP_WAIT_POLICY="ACTIVE")
     assert result.returncode == 0, result.stderr
     assert "OMP_WAIT_POLICY = 'ACTIVE'" in result.stderr
+
+
+def test_the_check_sees_libgomps_default_spin():
+    # Negative control: LightGBM imported directly keeps libgomp's default spin.
+    result = run("import lightgbm")
+    assert result.returncode == 0, result.stderr
+    assert "GOMP_SPINCOUNT = '300000'" in result.stderr
 
 
 def test_the_check_sees_scikit_learn():

@@ -3,10 +3,12 @@
 Two things must happen before ``import lightgbm``, so every module goes through
 ``import_lightgbm()``:
 
-* OpenMP's wait policy. LightGBM's OpenMP threads spin on their cores between parallel
-  regions unless told otherwise; two trainings sharing a machine (or a training beside a busy
-  server) then burn each other's time. libgomp reads ``OMP_WAIT_POLICY`` once, when
-  ``lib_lightgbm.so`` loads it, so it is set here unless the user chose a policy.
+* OpenMP's wait policy. By default libgomp's threads spin (300,000 times, a few ms) at every
+  barrier before they sleep, and LightGBM meets thousands of barriers per training: on a
+  shared machine the spinning threads take the cores the working ones need, and a retrain
+  runs many times slower. ``PASSIVE`` makes them sleep at once. libgomp reads
+  ``OMP_WAIT_POLICY`` once, when ``lib_lightgbm.so`` loads it, so it is set here unless the
+  user chose a policy.
 * Optional integrations we do not use. When scikit-learn (a test-only dependency) is
   installed, ``lightgbm.compat`` imports it to offer its scikit-learn estimators, which takes
   seconds; older LightGBM releases do the same with dask. Unless the process already imported
