@@ -4,7 +4,7 @@
 #                    with the scheduler on 127.0.0.1:8000 (Ctrl-C stops it)
 #   ./dev.sh check   lint (ruff check), formatting (ruff format --check) and types (mypy, src/)
 #   ./dev.sh test    the whole test suite, slow tests included
-#   ./dev.sh bench   every benchmark in bench/ (about 10 minutes; figures also in bench/results/)
+#   ./dev.sh bench   every benchmark in bench/ (about 40 minutes; figures also in bench/results/)
 #   ./dev.sh lock    re-resolve requirements.lock after changing pyproject.toml
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,7 +38,7 @@ case "$task" in
          "$VENV/bin/python" -m mypy ;;
   test)  setup; exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
   bench) setup
-         for b in features retrain scale serve gates; do "$VENV/bin/python" "bench/$b.py"; done ;;
+         for b in features retrain scale serve gates startup store; do "$VENV/bin/python" "bench/$b.py"; done ;;
   lock)  setup; "$VENV/bin/uv" pip compile --quiet --python-version 3.11 --extra dev \
            --generate-hashes --no-header --no-emit-index-url -o requirements.lock pyproject.toml ;;
   *) echo "usage: ./dev.sh demo|check|test|bench|lock" >&2; exit 2 ;;

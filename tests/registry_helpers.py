@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import lightgbm as lgb
 import numpy as np
 
 from trading_engine.records import RunRecord
 from trading_engine.store import ModelRegistry
+from trading_engine.training._lightgbm import import_lightgbm
 from trading_engine.training.model import TrainedModel
+
+lgb = import_lightgbm()
 
 
 class Clock:

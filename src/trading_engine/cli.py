@@ -12,17 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .config import Settings, get_settings
 from .errors import AlreadyRunning, NoProductionModel, TradingEngineError, describe
-from .records import DataRecord, LookaheadFindingRecord, RunRecord
 
+# Each command imports what it uses, in its body: `--help` and the read commands (status,
+# history, models, schedule) start without numpy, pandas, LightGBM or the web stack.
 if TYPE_CHECKING:
+    from .config import Settings
+    from .records import LookaheadFindingRecord, RunRecord
     from .training.lookahead import LookaheadFinding
 
 app = typer.Typer(
@@ -46,6 +47,41 @@ PathArgument = Annotated[
 ]
 # metavar="": a flag takes no value, and the help must not suggest `--json <bool>`.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.", metavar="")]
+
+READ_COMMANDS = frozenset({"status", "history", "models", "schedule"})
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"trading-engine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # Commands that compute never print numpy's floating-point warnings; the read commands
+    # do not import numpy at all.
+    if ctx.invoked_subcommand not in READ_COMMANDS:
+        import numpy as np
+
+        np.seterr(all="ignore")
+
+
+def get_settings() -> Settings:
+    """The settings, imported on first use (`--help` and `--version` never need pydantic)."""
+    from .config import get_settings as settings
+
+    return settings()
 
 
 def _print_json(payload: object) -> None:
@@ -390,6 +426,8 @@ def info(as_json: JsonOption = False) -> None:
         f"horizon {model.horizon} days"
     )
     if payload["data"]:
+        from .records import DataRecord
+
         console.print(f"data: {DataRecord.model_validate(payload['data']).describe()}")
     console.print(f"features ({len(model.feature_names)}): {', '.join(model.feature_names)}")
     console.print(
@@ -564,7 +602,6 @@ def run(argv: list[str] | None = None) -> int:
     The exit code comes from ``errors.ERROR_TABLE``: 1 a failed or refused action, 2 a usage,
     settings or data-location mistake.
     """
-    np.seterr(all="ignore")
     try:
         app(args=argv, prog_name="trading-engine", standalone_mode=True)
     except SystemExit as done:

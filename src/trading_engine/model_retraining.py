@@ -15,23 +15,27 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .alerts import ERROR, Alert, Alerts, FileAlertSink, WebhookAlertSink
 from .config import Settings, get_settings
-from .data import MarketData, load_market
 from .errors import AlreadyRunning, StoreUnavailable
 from .features.catalogue import feature_window
 from .logging_setup import configure_logging
 from .records import METRIC_KEYS, Job, RollbackResult, RunRecord
 from .service import schedule
-from .service.runner import Runner
-from .service.serving import Predictor, ProductionModels
 from .store import ModelRegistry, Repair, utc_now
-from .training.model import StoredModel
-from .training.trainer import Progress, no_progress
+
+# Read commands (status, history, models, schedule) need the store only: market data, training
+# and serving (numpy, pandas, TA-Lib, LightGBM) are imported when first used.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .data import MarketData
+    from .service.runner import Runner
+    from .service.serving import Predictor, ProductionModels
+    from .training.model import StoredModel
+    from .training.trainer import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,8 @@ def load_training_market(
 ) -> MarketData:
     """The configured market (or ``folder``; only ``tickers`` when given) as of ``today``:
     tickers too short for the slowest feature plus the horizon are skipped with a finding."""
+    from .data import load_market
+
     return load_market(
         settings,
         tickers=tickers,
@@ -96,15 +102,9 @@ class ModelRetrainingService:
             on_repair=self._repaired,
         )
         self._load = load or load_training_market
-        self.production = ProductionModels(self.registry, self._production_problem)
-        self.runner = Runner(
-            self.settings,
-            self.registry,
-            self.production,
-            self.alerts,
-            clock=clock,
-            load=self._load,
-        )
+        self._production: ProductionModels | None = None
+        self._runner: Runner | None = None
+        self._parts_lock = threading.Lock()
         self._scheduler: Any = None
 
     @property
@@ -114,8 +114,37 @@ class ModelRetrainingService:
     @settings.setter
     def settings(self, settings: Settings) -> None:
         self._settings = settings
-        if hasattr(self, "runner"):
-            self.runner.settings = settings
+        runner = getattr(self, "_runner", None)
+        if runner is not None:
+            runner.settings = settings
+
+    @property
+    def production(self) -> ProductionModels:
+        """The production model cache, built on first use (it imports LightGBM)."""
+        with self._parts_lock:
+            if self._production is None:
+                from .service.serving import ProductionModels
+
+                self._production = ProductionModels(self.registry, self._production_problem)
+            return self._production
+
+    @property
+    def runner(self) -> Runner:
+        """Retrains, jobs and rollbacks, built on first use (it imports the whole pipeline)."""
+        production = self.production
+        with self._parts_lock:
+            if self._runner is None:
+                from .service.runner import Runner
+
+                self._runner = Runner(
+                    self.settings,
+                    self.registry,
+                    production,
+                    self.alerts,
+                    clock=self.clock,
+                    load=self._load,
+                )
+            return self._runner
 
     # -- events -----------------------------------------------------------------------------
     @property
@@ -155,9 +184,13 @@ class ModelRetrainingService:
         force: bool = False,
         full: bool = False,
         trigger: str = "manual",
-        progress: Progress = no_progress,
+        progress: Progress | None = None,
     ) -> RunRecord:
         """Retrain now and return the run record (outcome, reason, metrics, gates...)."""
+        if progress is None:
+            from .training.trainer import no_progress
+
+            progress = no_progress
         return self.runner.retrain(force=force, full=full, trigger=trigger, progress=progress)
 
     def start_retrain_job(
@@ -184,11 +217,14 @@ class ModelRetrainingService:
         return self.production.current()
 
     def today(self) -> np.datetime64:
+        import numpy as np
+
         return np.datetime64(self.clock().date(), "D")
 
     def predictor(self, folder: Path | None = None) -> Predictor:
         """Predictions from the market production was trained on (or from ``folder``), loading
         only the tickers asked for."""
+        from .service.serving import Predictor
 
         def load(stored: StoredModel, tickers: Sequence[str]) -> MarketData:
             source = stored.metadata.get("data_source") or {}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
-
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING, Literal
 
 from ..config import ScheduleSettings
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 DAILY_JOB, WEEKLY_JOB, CATCH_UP_JOB = "daily_retrain", "weekly_full_retrain", "catch_up_retrain"
 Missed = Literal["daily", "full"]
@@ -15,6 +16,9 @@ Missed = Literal["daily", "full"]
 
 def triggers(schedule: ScheduleSettings) -> tuple[CronTrigger, CronTrigger]:
     """The daily and the weekly cron triggers."""
+    # Imported here: `history` and `models` never need APScheduler (about 0.1 s to import).
+    from apscheduler.triggers.cron import CronTrigger
+
     zone = {"timezone": schedule.timezone} if schedule.timezone else {}
     daily = CronTrigger(hour=schedule.daily_hour, minute=schedule.daily_minute, **zone)
     weekly = CronTrigger(

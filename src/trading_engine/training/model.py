@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from ..errors import CorruptModel
 from ..store.container import Container, pack, unpack
+from ._lightgbm import import_lightgbm
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+else:  # through the helper: no scikit-learn, a passive OpenMP wait policy
+    lgb = import_lightgbm()
 
 
 @dataclass

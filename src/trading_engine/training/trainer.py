@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from ..features.dataset import Dataset
+from ._lightgbm import import_lightgbm
 from .gates import ChampionComparison, GateReport, evaluate_gates
 from .lookahead import LookaheadAudit
 from .metrics import SkillTest, block_bootstrap_skill, classification_metrics
@@ -27,6 +27,11 @@ from .splits import PurgedWalkForward
 
 if TYPE_CHECKING:
     from ..config import RetrainingSettings
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+else:  # through the helper: no scikit-learn, a passive OpenMP wait policy
+    lgb = import_lightgbm()
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 

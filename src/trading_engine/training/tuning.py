@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
 
 from ..features.dataset import Dataset
 from .trainer import (
@@ -19,6 +18,8 @@ from .trainer import (
 )
 
 if TYPE_CHECKING:
+    import optuna
+
     from ..config import RetrainingSettings
 
 
@@ -34,6 +35,8 @@ def tune_hyperparameters(
     Only the development period is searched (the holdout is never seen), with the same purged
     folds as validation and one LightGBM dataset shared by every trial.
     """
+    import optuna  # here, not at the top: only the weekly full retrain pays for its import
+
     labeled = dataset.labeled()
     splitter = splitter_from(settings)
     develop, _ = splitter.holdout_split(labeled.dates, labeled.label_end)
