@@ -279,8 +279,7 @@ class ModelRetrainingService:
         Skipped (and logged) while another process holds the lock: that one reconciled already.
         """
         try:
-            with self.registry.writing():
-                pass  # taking the lock reconciles
+            self.registry.repair()
         except AlreadyRunning:
             logger.info(
                 "another process is writing %s; start-up repair skipped", self.registry.models_dir

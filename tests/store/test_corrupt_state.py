@@ -17,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import TODAY
-from trading_engine import cli
 from trading_engine.config import get_settings
 from trading_engine.model_retraining import ModelRetrainingService
 from trading_engine.server import create_app
@@ -40,23 +39,15 @@ API_READS = (
 
 
 @pytest.fixture
-def trading_engine(monkeypatch, tmp_path, capsys):
-    """Run a command in this process through the CLI's real entry; (exit code, out, err)."""
-    for name, value in SETTINGS_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TRADING_ENGINE_PATHS__LOGS_DIR", str(tmp_path / "logs"))
+def trading_engine(cli_run, tmp_path):
+    """The CLI's real entry, in this process, on ``workdir``'s models: (exit code, out, err)."""
+    settings = {name.removeprefix("TRADING_ENGINE_"): value for name, value in SETTINGS_ENV.items()}
 
     def run(workdir: Path, *args: str) -> tuple[int, str, str]:
-        monkeypatch.setenv("TRADING_ENGINE_PATHS__MODELS_DIR", str(workdir / "models"))
-        get_settings.cache_clear()
-        capsys.readouterr()
-        code = cli.run(list(args))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err, f"{args}: {err}"
-        return code, out, err
+        models, logs = str(workdir / "models"), str(tmp_path / "logs")
+        return cli_run(*args, **settings, PATHS__MODELS_DIR=models, PATHS__LOGS_DIR=logs)
 
-    yield run
-    get_settings.cache_clear()
+    return run
 
 
 @pytest.fixture(scope="module")

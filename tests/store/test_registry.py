@@ -94,8 +94,7 @@ def test_a_corrupt_production_file_is_served_around_then_quarantined_and_restore
     served, problems = registry.production_bytes()
     assert served.version == second and served.source.name == f"prod_model_{second}.bin"
     assert "does not hold production version" in problems[0]
-    with registry.writing():  # taking the lock reconciles
-        pass
+    registry.repair()
     assert registry.prod_path.read_bytes() == good
     assert [p.read_bytes() for p in registry.quarantine_dir.iterdir()] == [b"garbage"]
     assert any(r.alert and "prod_model.bin was corrupt" in r.message for r in repairs)
@@ -201,8 +200,7 @@ def test_a_run_left_running_by_a_dead_process_becomes_interrupted(registry):
     dead = RunRecord(run_id="run_dead", started_at="2025-01-19T02:00:00+00:00")
     with registry.db.transaction() as connection:
         registry.db.put_run(connection, dead, "999999999:0")
-    with registry.writing():
-        pass
+    registry.repair()
     total, runs = registry.history()
     assert total == 1 and runs[0].outcome == "interrupted" and runs[0].finished_at
 
@@ -290,8 +288,7 @@ def test_a_corrupt_database_is_quarantined_and_rebuilt_from_the_files(registry, 
 def test_a_corrupt_record_file_is_quarantined_and_rebuilt(registry, repairs, content):
     version = deploy(registry)
     registry.metrics_path.write_bytes(content)
-    with registry.writing():
-        pass
+    registry.repair()
     assert json.loads(registry.metrics_path.read_text())["version"] == version
     assert any(r.alert and "training_metrics.json" in r.message for r in repairs)
 
@@ -301,8 +298,7 @@ def test_an_orphan_version_file_from_an_uncommitted_deploy_is_removed(registry):
     orphan = registry.models_dir / "prod_model_20990101_000000.bin"
     orphan.write_bytes(tiny_model(5).to_bytes({"version": "20990101_000000"}))
     (registry.models_dir / ".prod_model.bin.abc.tmp").write_bytes(b"torn")
-    with registry.writing():
-        pass
+    registry.repair()
     assert not orphan.exists() and not list(registry.models_dir.glob(".*.tmp"))
     assert [v.version for v in registry.versions()] == [version]
 
@@ -344,8 +340,7 @@ def test_sigkill_during_deploy_always_leaves_a_consistent_store(tmp_path):
         assert child.exitcode == -signal.SIGKILL
         torn_writes += any(models.glob(".*.tmp"))  # killed mid-write: a temp file is left
         registry = ModelRegistry(models, retention=5)
-        with registry.writing():  # the next writer reconciles
-            pass
+        registry.repair()
         pointers = registry.pointers()
         prod = decode_model(registry.prod_path.read_bytes(), "prod")
         assert prod.version == pointers["production"], f"attempt {attempt}"

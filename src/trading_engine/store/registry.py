@@ -332,6 +332,10 @@ class ModelRegistry:
             raise
         return session
 
+    def repair(self) -> None:
+        """Take the lock just long enough to reconcile the folder with the store."""
+        self.acquire().release()
+
     @contextmanager
     def writing(self) -> Iterator[WriteSession]:
         session = self.acquire()
