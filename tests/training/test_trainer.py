@@ -197,6 +197,23 @@ def test_same_data_same_seed_same_model(demo_dataset, demo_result, retraining):
     assert again.metrics == demo_result.metrics
 
 
+def test_folds_fitted_side_by_side_equal_folds_fitted_one_by_one(
+    demo_dataset, demo_result, retraining
+):
+    # By default the folds are fitted at once, one LightGBM thread each; with one thread set,
+    # one after the other. Each fold sees the same rows and parameters either way.
+    lightgbm = retraining.lightgbm.model_copy(update={"num_threads": 1})
+    one_by_one = train_and_evaluate(
+        demo_dataset, None, retraining.model_copy(update={"lightgbm": lightgbm})
+    )
+    assert [fold.metrics for fold in one_by_one.folds] == [
+        fold.metrics for fold in demo_result.folds
+    ]
+    assert [fold.best_iteration for fold in one_by_one.folds] == [
+        fold.best_iteration for fold in demo_result.folds
+    ]
+
+
 def test_rows_cannot_be_shuffled_across_dates(demo_dataset):
     from dataclasses import replace
 
