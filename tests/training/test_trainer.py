@@ -132,9 +132,16 @@ def test_demo_candidate_passes_every_gate(demo_result):
     assert demo_result.model.train_end == metrics["train_end"]
 
 
+def previous_regime(dataset):
+    """Rows of the regime before the last change only: a model that never saw the new form."""
+    regimes = DemoMarket(end=str(TODAY)).regimes()
+    return dataset.take(
+        (dataset.dates >= regimes[-2].start) & (dataset.label_end < regimes[-1].start)
+    )
+
+
 def test_model_trained_before_the_regime_change_fails_after_it(demo_dataset, retraining):
-    regime = DemoMarket(end=str(TODAY)).regime_date()
-    before = demo_dataset.take(demo_dataset.label_end < regime)
+    before = previous_regime(demo_dataset)
     old = train_and_evaluate(before, None, retraining).model
     metrics, gates = score_model(old, demo_dataset, retraining)
     assert metrics["accuracy"] < 0.5
@@ -142,8 +149,7 @@ def test_model_trained_before_the_regime_change_fails_after_it(demo_dataset, ret
 
 
 def test_production_is_rescored_on_rows_it_never_saw(demo_dataset, retraining):
-    regime = DemoMarket(end=str(TODAY)).regime_date()
-    old = train_and_evaluate(demo_dataset.take(demo_dataset.label_end < regime), None, retraining)
+    old = train_and_evaluate(previous_regime(demo_dataset), None, retraining)
     result = train_and_evaluate(demo_dataset, old.model, retraining)
     comparison = result.comparison
     assert comparison.source == "paired" and comparison.days == 63
