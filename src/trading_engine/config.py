@@ -219,12 +219,37 @@ class ScheduleSettings(Section):
         return value
 
 
+def _off_is_none(value: object) -> object:
+    """A gate threshold may be switched off: ``"off"`` or ``false`` (TOML has no null)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
+        return None
+    return value
+
+
+Threshold = Annotated[float | None, BeforeValidator(_off_is_none)]
+
+# What each gate profile sets for the gates a user left unset. "seed": the seed's absolute
+# thresholds (F1 > 0.65, accuracy > 0.70), which no real daily-direction edge reaches; "market":
+# those off, a candidate judged by its skill, the look-ahead audit and production on the same
+# unseen rows. Skill, look-ahead and the production comparison are on in both.
+GATE_PROFILES: dict[str, dict[str, float | None]] = {
+    "seed": {"min_f1_score": 0.65, "min_accuracy": 0.70},
+    "market": {"min_f1_score": None, "min_accuracy": None},
+}
+
+
 class RetrainingSettings(Section):
     horizon: int = Field(5, ge=1, le=60)  # trading days the label looks ahead
     features: NameList = BASE_FEATURES
-    min_f1_score: float = Field(0.65, ge=0, le=1)  # the seed's MIN_F1_SCORE
-    min_accuracy: float = Field(0.70, ge=0, le=1)  # the seed's MIN_ACCURACY
-    max_performance_drop: float = Field(0.10, ge=0, le=1)  # the seed's MAX_PERFORMANCE_DROP
+    # Which gates are on by default (GATE_PROFILES); any gate set below overrides its profile.
+    gate_profile: Literal["seed", "market"] = "seed"
+    min_f1_score: Threshold = Field(0.65, ge=0, le=1)  # the seed's MIN_F1_SCORE; "off" = no gate
+    min_accuracy: Threshold = Field(0.70, ge=0, le=1)  # the seed's MIN_ACCURACY; "off" = no gate
+    # The seed's MAX_PERFORMANCE_DROP (F1 and accuracy versus production); "off" = no gate.
+    max_performance_drop: Threshold = Field(0.10, ge=0, le=1)
+    # Spend skill_p_value over the candidates judged since production last changed, counted in
+    # independent holdout windows (training/repeated.py); False = every candidate at p < 0.05.
+    repeated_testing: bool = True
     holdout_days: int = Field(63, ge=5)  # newest trading dates kept for the final verdict
     embargo_days: int | None = Field(None, ge=0)  # extra gap after the purge; None = horizon
     n_splits: int = Field(5, ge=2, le=50)  # walk-forward folds
@@ -254,6 +279,18 @@ class RetrainingSettings(Section):
     # the report, a failed `lookahead` gate only with `lookahead_holdout_auc_fails`.
     lookahead_max_holdout_auc: float = Field(0.75, gt=0.5, le=1)
     lookahead_holdout_auc_fails: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        """Fill the gates the user left unset from the chosen profile (explicit values win)."""
+        if not isinstance(data, dict):
+            return data
+        profile = data.get("gate_profile", "seed")
+        defaults = GATE_PROFILES.get(profile) if isinstance(profile, str) else None
+        if defaults is None:
+            return data  # the Literal above reports the bad profile name
+        return {**defaults, **data}
 
     @model_validator(mode="after")
     def _sliding_needs_size(self) -> RetrainingSettings:
