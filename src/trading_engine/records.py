@@ -133,6 +133,7 @@ class Comparison(Record):
     rows: int = 0
     candidate: dict[str, float | None] = Field(default_factory=dict)
     production: dict[str, float | None] = Field(default_factory=dict)
+    fallback: bool = False  # not on the same rows: production's recorded metrics were used
 
 
 class DataRecord(Record):

@@ -60,13 +60,14 @@ class ChampionComparison:
     """Candidate and production metrics, on the same rows when production may be scored there."""
 
     # "paired": both scored on the same rows, after production's holdout plus purge;
-    # "recorded (fallback)": too few such rows, production's own recorded holdout metrics
+    # "recorded": too few such rows, production's own recorded holdout metrics (a fallback)
     source: str
     reason: str
     days: int
     rows: int
     candidate: dict[str, float]
     production: dict[str, float]
+    fallback: bool = False  # True when not on the same rows
 
 
 @dataclass

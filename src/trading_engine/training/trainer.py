@@ -177,9 +177,6 @@ def cross_validate(
     return folds
 
 
-RECORDED = "recorded (fallback)"  # ChampionComparison.source when not on the same rows
-
-
 def unselected_rows(
     model: TrainedModel, dates: np.ndarray, settings: RetrainingSettings
 ) -> tuple[np.ndarray, str]:
@@ -213,7 +210,8 @@ def compare_with_production(
     Only holdout dates after production's own holdout end plus the purge qualify
     (``unselected_rows``). When fewer than ``min_paired_days`` such dates exist (or the features
     differ), production's own recorded holdout metrics are used instead: the comparison's
-    source is then ``"recorded (fallback)"`` and its reason says why and that the rows differ.
+    source is then ``"recorded"``, ``fallback`` is True and its reason says why and that the
+    rows differ.
     """
     if production is None:
         return None
@@ -222,13 +220,14 @@ def compare_with_production(
 
     def fallback(reason: str) -> ChampionComparison:
         return ChampionComparison(
-            RECORDED,
-            f"{reason}; fallback: production's recorded holdout metrics against the "
-            "candidate's whole holdout (not the same rows)",
+            "recorded",
+            f"FALLBACK, not the same rows: {reason}; its recorded metrics are used (from its "
+            "own holdout), against the candidate's whole holdout",
             0,
             0,
             candidate_all,
             recorded,
+            fallback=True,
         )
 
     if tuple(production.feature_names) != tuple(holdout.feature_names):
