@@ -232,9 +232,11 @@ Threshold = Annotated[float | None, BeforeValidator(_off_is_none)]
 # thresholds (F1 > 0.65, accuracy > 0.70), which no real daily-direction edge reaches; "market":
 # those off, a candidate judged by its skill, the look-ahead audit and production on the same
 # unseen rows. Skill, look-ahead and the production comparison are on in both.
-GATE_PROFILES: dict[str, dict[str, float | None]] = {
-    "seed": {"min_f1_score": 0.65, "min_accuracy": 0.70},
-    "market": {"min_f1_score": None, "min_accuracy": None},
+# "market" also tests skill with the two-way clustered standard error, which has the power to
+# see a real edge of AUC 0.55-0.60 (the product-weight bootstrap counts row noise three times).
+GATE_PROFILES: dict[str, dict[str, float | str | None]] = {
+    "seed": {"min_f1_score": 0.65, "min_accuracy": 0.70, "skill_variance": "pigeonhole"},
+    "market": {"min_f1_score": None, "min_accuracy": None, "skill_variance": "two_way"},
 }
 
 
@@ -258,6 +260,10 @@ class RetrainingSettings(Section):
     early_stopping_days: int = Field(63, ge=5)  # newest training dates used for early stopping
     skill_gate: bool = True  # Pesaran-Timmermann and AUC 0.5, bootstrapped over dates x tickers
     skill_p_value: float = Field(0.05, gt=0, lt=1)
+    # How the skill p-values are computed (metrics.block_bootstrap_skill): "pigeonhole" counts
+    # product-weight resamples (dates x tickers) without an edge, conservative; "two_way" divides
+    # by the two-way clustered standard error. Set by the profile unless given.
+    skill_variance: Literal["pigeonhole", "two_way"] = "pigeonhole"
     bootstrap_samples: int = Field(1000, ge=100)
     bootstrap_block_days: int | None = Field(None, ge=1)  # None = 2 x horizon
     min_paired_days: int = Field(20, ge=1)  # holdout dates needed to re-score production

@@ -414,6 +414,7 @@ def judge(
             samples=settings.bootstrap_samples,
             block_days=settings.block_days,
             seed=settings.seed,
+            variance=settings.skill_variance,
         )
     gates = evaluate_gates(
         metrics or classification_metrics(rows.y, probability),
