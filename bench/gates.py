@@ -63,7 +63,7 @@ from trading_engine.training.lookahead import Thresholds, audit_retrain
 from trading_engine.training.metrics import roc_auc
 from trading_engine.training.repeated import (
     PriorCandidate,
-    TestingHistory,
+    CandidateHistory,
     repeated_testing,
     spending,
 )
@@ -175,7 +175,7 @@ def rejudge(result: TrainingResult, dataset: Dataset, settings: RetrainingSettin
     holdout = labeled.take(mask)
     probability = result.model.predict_proba(holdout.X)
     level = repeated_testing(
-        TestingHistory(),
+        CandidateHistory(),
         result.metrics["holdout_start"],
         alpha=settings.skill_p_value,
         holdout_days=settings.holdout_days,
@@ -288,7 +288,7 @@ def market_year(market: MarketData, settings: RetrainingSettings, year_days: int
     chain = []
     for day in days:
         result = train_and_evaluate(
-            as_of(dataset, day), production, settings, history=TestingHistory(tuple(prior))
+            as_of(dataset, day), production, settings, history=CandidateHistory(tuple(prior))
         )
         p_pt, p_auc = skill_p(result.gates)
         level = result.gates.repeated_testing

@@ -39,7 +39,7 @@ from ..training.lookahead import GATE_NAME as LOOKAHEAD_GATE
 from ..training.lookahead import LookaheadAudit, Thresholds, audit_retrain
 from ..training.model import StoredModel
 from ..training.preflight import preflight_market
-from ..training.repeated import PriorCandidate, TestingHistory
+from ..training.repeated import PriorCandidate, CandidateHistory
 from ..training.trainer import Progress, TrainingResult, no_progress
 
 
@@ -60,7 +60,7 @@ def gate_verdict(report: GateReport) -> GateVerdict:
     )
 
 
-def testing_history(store: ModelRegistry) -> TestingHistory:
+def candidate_history(store: ModelRegistry) -> CandidateHistory:
     """The candidates judged since production last changed, from the store's run history.
 
     A deploy or a rollback starts a new family (``training/repeated.py``); every run since
@@ -74,12 +74,12 @@ def testing_history(store: ModelRegistry) -> TestingHistory:
         _, runs = store.history(limit=page, offset=offset)
         for run in runs:
             if since is not None and run.started_at < since:
-                return TestingHistory(tuple(prior), since)
+                return CandidateHistory(tuple(prior), since)
             start = run.metrics.holdout_start if run.metrics else None
             if run.outcome == "rejected" and start:
                 prior.append(PriorCandidate(run.started_at, start))
         if len(runs) < page:
-            return TestingHistory(tuple(prior), since)
+            return CandidateHistory(tuple(prior), since)
         offset += page
 
 
@@ -238,7 +238,7 @@ def run_retrain(
         force=run.forced,
         progress=progress,
         lookahead=lookahead,
-        history=testing_history(store) if retraining.repeated_testing else None,
+        history=candidate_history(store) if retraining.repeated_testing else None,
     )
     evaluated = _evaluated(run, result, production)
     verdict = evaluated.gates

@@ -49,7 +49,7 @@ class PriorCandidate:
 
 
 @dataclass(frozen=True)
-class TestingHistory:
+class CandidateHistory:
     """The candidates judged since production last changed (read from the store's runs)."""
 
     prior: tuple[PriorCandidate, ...] = ()
@@ -85,7 +85,7 @@ def windows_between(first_start: str, start: str, holdout_days: int) -> int:
 
 
 def repeated_testing(
-    history: TestingHistory, holdout_start: str, *, alpha: float, holdout_days: int
+    history: CandidateHistory, holdout_start: str, *, alpha: float, holdout_days: int
 ) -> RepeatedTesting:
     """The level for a candidate whose holdout starts at ``holdout_start``.
 

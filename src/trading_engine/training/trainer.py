@@ -23,7 +23,7 @@ from .gates import ChampionComparison, GateReport, evaluate_gates
 from .lookahead import LookaheadAudit
 from .metrics import SkillTest, block_bootstrap_skill, classification_metrics
 from .model import TrainedModel
-from .repeated import RepeatedTesting, TestingHistory, repeated_testing
+from .repeated import RepeatedTesting, CandidateHistory, repeated_testing
 from .splits import PurgedWalkForward
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ def train_and_evaluate(
     force: bool = False,
     progress: Progress = no_progress,
     lookahead: LookaheadAudit | None = None,
-    history: TestingHistory | None = None,
+    history: CandidateHistory | None = None,
 ) -> TrainingResult:
     """Cross-validate, fit the final model, score it on the holdout and apply the gates.
 
@@ -342,7 +342,7 @@ def train_and_evaluate(
     level = None
     if settings.skill_gate and settings.repeated_testing:
         level = repeated_testing(
-            history or TestingHistory(),
+            history or CandidateHistory(),
             metrics["holdout_start"],
             alpha=settings.skill_p_value,
             holdout_days=settings.holdout_days,
