@@ -62,8 +62,8 @@ from trading_engine.training.gates import GateReport
 from trading_engine.training.lookahead import Thresholds, audit_retrain
 from trading_engine.training.metrics import roc_auc
 from trading_engine.training.repeated import (
-    PriorCandidate,
     CandidateHistory,
+    PriorCandidate,
     repeated_testing,
     spending,
 )

@@ -75,7 +75,7 @@ def test_each_gate_is_configurable_whatever_the_profile(retraining, expected):
 
 
 def test_a_misspelt_gate_or_profile_is_an_error():
-    with pytest.raises(ConfigError, match="did you mean 'retraining.gate_profile'"):
+    with pytest.raises(ConfigError, match=r"did you mean 'retraining\.gate_profile'"):
         load_settings(retraining={"gate_profil": "market"})
     with pytest.raises(ConfigError, match="expected 'seed' or 'market'"):
         load_settings(retraining={"gate_profile": "loose"})

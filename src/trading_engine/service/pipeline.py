@@ -39,7 +39,7 @@ from ..training.lookahead import GATE_NAME as LOOKAHEAD_GATE
 from ..training.lookahead import LookaheadAudit, Thresholds, audit_retrain
 from ..training.model import StoredModel
 from ..training.preflight import preflight_market
-from ..training.repeated import PriorCandidate, CandidateHistory
+from ..training.repeated import CandidateHistory, PriorCandidate
 from ..training.trainer import Progress, TrainingResult, no_progress
 
 

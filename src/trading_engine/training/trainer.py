@@ -23,7 +23,7 @@ from .gates import ChampionComparison, GateReport, evaluate_gates
 from .lookahead import LookaheadAudit
 from .metrics import SkillTest, block_bootstrap_skill, classification_metrics
 from .model import TrainedModel
-from .repeated import RepeatedTesting, CandidateHistory, repeated_testing
+from .repeated import CandidateHistory, RepeatedTesting, repeated_testing
 from .splits import PurgedWalkForward
 
 if TYPE_CHECKING:
