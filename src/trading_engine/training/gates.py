@@ -14,7 +14,9 @@ Gates (each with value, threshold and verdict; any of them can be switched off):
   and must be below the threshold: the Pesaran-Timmermann excess P - P* (hit rate above that of
   guesses independent of the outcome and up as often as the model's) is positive, and AUC is
   above 0.5. The asymptotic PT p-value is recorded but not gated: it assumes independent rows,
-  and overlapping 5-day labels on co-moving tickers are far from that. The level is
+  and overlapping 5-day labels on co-moving tickers are far from that. The ``market`` profile
+  computes both p-values from two-way clustered standard errors instead (``skill_variance =
+  "two_way"``), which has the power to see an edge of AUC 0.60 (``bench/gates.py``). The level is
   ``skill_p_value`` spent over the candidates judged since production last changed
   (``repeated.py``); the report keeps the level used and why.
 
