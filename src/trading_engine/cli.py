@@ -309,6 +309,11 @@ def _print_run(run: RunRecord) -> None:
             verdict = "[green]pass[/]" if gate.passed else "[red]FAIL[/]"
             table.add_row(gate.name, _fmt(gate.value), gate.rule, _fmt(gate.threshold), verdict)
         console.print(table)
+        level = run.gates.repeated_testing if run.gates else None
+        profile = run.gates.profile if run.gates else None
+        if profile or level:
+            why = f"; skill level p < {level.effective_alpha:.4f}: {level.reason}" if level else ""
+            console.print(escape(f"gate profile {profile}{why}"), soft_wrap=True)
     _print_lookahead(run.lookahead.findings if run.lookahead else [])
     colour = {"deployed": "green", "rejected": "yellow"}.get(run.outcome, "red")
     version = f" as version {run.version}" if run.version else ""
