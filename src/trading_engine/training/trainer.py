@@ -217,22 +217,33 @@ def compare_with_production(
     )
 
 
-def train_and_evaluate(
+@dataclass
+class Candidate:
+    """A fitted candidate scored on its holdout, before any comparison with production.
+
+    Fitting depends only on the data and the settings, so candidates at different dates can be
+    fitted in parallel (a replay); judging needs production and runs in order.
+    """
+
+    model: TrainedModel
+    metrics: dict[str, Any]  # holdout metrics, cv_mean / cv_std, date ranges, counts
+    holdout_metrics: dict[str, float]
+    folds: list[FoldResult]
+    holdout: Dataset
+    probability: np.ndarray  # the candidate's probability of "up" on each holdout row
+    timings: dict[str, float]
+    samples: int
+    tickers: int
+
+
+def fit_candidate(
     dataset: Dataset,
-    production_model: TrainedModel | None,
     settings: RetrainingSettings,
     *,
     params: dict[str, Any] | None = None,
-    force: bool = False,
     progress: Progress = no_progress,
-    lookahead: LookaheadAudit | None = None,
-) -> TrainingResult:
-    """Cross-validate, fit the final model, score it on the holdout and apply the gates.
-
-    The model returned is exactly the model the holdout scored: no refit after validation.
-    ``lookahead`` is the audit of the inputs (``lookahead.audit_retrain``, run where the market
-    is known); its holdout check is added here and it becomes the gate ``lookahead``.
-    """
+) -> Candidate:
+    """Cross-validate, fit the final model and score it once on the holdout."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     labeled = dataset.labeled()
@@ -260,7 +271,6 @@ def train_and_evaluate(
     timings["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    progress("holdout and skill test", 0, 1)
     in_holdout = np.zeros(len(labeled), dtype=bool)
     in_holdout[holdout_rows] = True
     holdout = labeled.take(in_holdout)
@@ -292,16 +302,45 @@ def train_and_evaluate(
         "predicted_up": float(np.mean(probability > 0.5)),
         "train_base_rate": float(np.mean(y)),
     }
+    timings["holdout"] = time.perf_counter() - clock
+    return Candidate(
+        model=model,
+        metrics=metrics,
+        holdout_metrics=holdout_metrics,
+        folds=folds,
+        holdout=holdout,
+        probability=probability,
+        timings=timings,
+        samples=len(labeled),
+        tickers=len(np.unique(labeled.ticker_codes)),
+    )
+
+
+def judge_candidate(
+    candidate: Candidate,
+    production_model: TrainedModel | None,
+    settings: RetrainingSettings,
+    *,
+    force: bool = False,
+    progress: Progress = no_progress,
+    lookahead: LookaheadAudit | None = None,
+) -> TrainingResult:
+    """Compare a fitted candidate with production on the same rows and apply the gates."""
+    clock = time.perf_counter()
+    progress("holdout and skill test", 0, 1)
+    timings = dict(candidate.timings)
+    metrics = dict(candidate.metrics)
+    holdout, probability = candidate.holdout, candidate.probability
     comparison = compare_with_production(production_model, holdout, probability, settings)
     if lookahead is not None:
-        lookahead = lookahead.judge_holdout(holdout_metrics["roc_auc"])
+        lookahead = lookahead.judge_holdout(candidate.holdout_metrics["roc_auc"])
         timings["lookahead"] = lookahead.seconds
     gates, skill = judge(
         holdout,
         probability,
         settings,
         train_base_rate=metrics["train_base_rate"],
-        metrics=holdout_metrics,
+        metrics=candidate.holdout_metrics,
         comparison=comparison,
         force=force,
         lookahead=lookahead,
@@ -314,19 +353,42 @@ def train_and_evaluate(
         metrics["skill_p_value_auc"] = skill.p_value_auc
         metrics["accuracy_edge"] = skill.accuracy_edge
         metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
+    model = candidate.model
     model.metrics = metrics
-    timings["holdout"] = time.perf_counter() - clock
+    timings["holdout"] = timings.get("holdout", 0.0) + time.perf_counter() - clock
     return TrainingResult(
         model=model,
         metrics=metrics,
-        folds=folds,
+        folds=candidate.folds,
         gates=gates,
         comparison=comparison,
         timings=timings,
-        samples=len(labeled),
-        tickers=len(np.unique(labeled.ticker_codes)),
+        samples=candidate.samples,
+        tickers=candidate.tickers,
         params=model.params,
         lookahead=lookahead,
+    )
+
+
+def train_and_evaluate(
+    dataset: Dataset,
+    production_model: TrainedModel | None,
+    settings: RetrainingSettings,
+    *,
+    params: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: Progress = no_progress,
+    lookahead: LookaheadAudit | None = None,
+) -> TrainingResult:
+    """Cross-validate, fit the final model, score it on the holdout and apply the gates.
+
+    The model returned is exactly the model the holdout scored: no refit after validation.
+    ``lookahead`` is the audit of the inputs (``lookahead.audit_retrain``, run where the market
+    is known); its holdout check is added here and it becomes the gate ``lookahead``.
+    """
+    candidate = fit_candidate(dataset, settings, params=params, progress=progress)
+    return judge_candidate(
+        candidate, production_model, settings, force=force, progress=progress, lookahead=lookahead
     )
 
 
