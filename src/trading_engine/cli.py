@@ -422,9 +422,11 @@ def replay(
     if out is not None and out.exists() and not out.is_dir():
         raise ConfigError(f"--out: {out} exists and is not a folder")
     settings = _settings_for(data)
-    from .service.replay import load_replay_market
+    from .service.replay import load_replay_market, refuse_models_folder
     from .service.replay_summary import summarise
 
+    if out is not None:
+        refuse_models_folder(settings, out, "--out")
     market, changes = load_replay_market(settings, folder=data, end=last)
     with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
         store = (out / "store") if out is not None else Path(scratch) / "store"

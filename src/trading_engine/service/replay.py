@@ -285,8 +285,12 @@ def step_dates(
     of each month, between ``start`` and ``end``."""
     if every not in EVERY:
         raise ConfigError(f"--every {every!r} not understood; use one of {', '.join(EVERY)}")
-    chosen = dates[(dates >= start if start is not None else True)]
-    chosen = chosen[(chosen <= end if end is not None else np.ones(len(chosen), bool))]
+    keep = np.ones(len(dates), dtype=bool)
+    if start is not None:
+        keep &= dates >= start
+    if end is not None:
+        keep &= dates <= end
+    chosen = dates[keep]
     if every == "daily" or len(chosen) == 0:
         return chosen
     unit = "W" if every == "weekly" else "M"
@@ -306,6 +310,17 @@ def first_trainable_date(context: ReplayContext) -> np.datetime64 | None:
     if len(labelled) < needed:
         return None
     return labelled[needed - 1 + context.settings.retraining.horizon]
+
+
+def refuse_models_folder(settings: Settings, path: Path, what: str) -> None:
+    """A replay never writes into (or under) the configured models folder."""
+    models = Path(settings.paths.models_dir).resolve()
+    target = Path(path).resolve()
+    if target == models or models in target.parents:
+        raise ConfigError(
+            f"{what} {path} is in the configured models folder {settings.paths.models_dir}; "
+            "a replay keeps its own store: choose another folder"
+        )
 
 
 # -- the decision chain and the served predictions ------------------------------------------------
@@ -389,10 +404,7 @@ def run_replay(
     """
     clock_start = time.perf_counter()
     store_dir = Path(store_dir)
-    if store_dir.resolve() == Path(settings.paths.models_dir).resolve():
-        raise ConfigError(
-            f"replay store {store_dir} is the configured models folder; use another --out"
-        )
+    refuse_models_folder(settings, store_dir, "replay store")
     context = ReplayContext.build(settings, market)
     all_dates = trading_dates(market)
     earliest = first_trainable_date(context)

@@ -136,22 +136,27 @@ def rolling_metrics(result: ReplayResult, window: int = ROLLING_DAYS) -> dict[st
     return {"window_days": window, "dates": [str(d) for d in unique], "series": series}
 
 
-def _recovery(result: ReplayResult, change: np.datetime64) -> dict:
+def _recovery(result: ReplayResult, change: np.datetime64, until: np.datetime64) -> dict:
     """When the policy recovered after ``change``: the first step on or after it that deployed a
-    model whose next ``RECOVERY_DAYS`` trading dates were at least as accurate as the policy
-    over the ``RECOVERY_DAYS`` dates before the change, less 0.05."""
+    model whose next ``RECOVERY_DAYS`` trading dates won back 80 % of the edge over chance the
+    policy settles at in this regime (its accuracy over the regime's second half, up to
+    ``until``)."""
     known = ~np.isnan(result.y)
     dates, y, p = result.row_dates[known], result.y[known], result.probability["policy"][known]
     hits = (p > 0.5) == (y == 1)
     unique = np.unique(dates)
-    before_dates = unique[unique < change][-RECOVERY_DAYS:]
-    before = float(hits[np.isin(dates, before_dates)].mean()) if len(before_dates) else 0.5
-    target = max(0.5, before - 0.05)
+    regime = unique[(unique >= change) & (unique < until)]
+    if len(regime) < 2 * RECOVERY_DAYS:
+        return {"recovered": False, "why": "too few scored dates in the regime"}
+    settled = float(hits[np.isin(dates, regime[len(regime) // 2 :])].mean())
+    if settled <= 0.5:
+        return {"recovered": False, "settled_accuracy": round(settled, 4)}
+    target = 0.5 + 0.8 * (settled - 0.5)
     for log in result.steps:
         step_date = np.datetime64(log.date)
         if step_date < change or log.outcome != "deployed":
             continue
-        after_dates = unique[unique >= step_date][:RECOVERY_DAYS]
+        after_dates = regime[regime >= step_date][:RECOVERY_DAYS]
         if len(after_dates) < RECOVERY_DAYS:
             break
         accuracy = float(hits[np.isin(dates, after_dates)].mean())
@@ -161,10 +166,10 @@ def _recovery(result: ReplayResult, change: np.datetime64) -> dict:
                 "recovery_step": log.step,
                 "recovery_date": log.date,
                 "business_days_to_recover": int(np.busday_count(change, step_date)),
-                "accuracy_before": round(before, 4),
+                "settled_accuracy": round(settled, 4),
                 "accuracy_after": round(accuracy, 4),
             }
-    return {"recovered": False, "accuracy_before": round(before, 4)}
+    return {"recovered": False, "settled_accuracy": round(settled, 4)}
 
 
 def summarise(result: ReplayResult, *, bootstrap_samples: int = 500) -> dict[str, Any]:
@@ -216,11 +221,12 @@ def summarise(result: ReplayResult, *, bootstrap_samples: int = 500) -> dict[str
         if len(dates) == 0 or change <= dates[0] or change > dates[-1]:
             continue
         later = [c for c in result.regime_changes if c > change]
-        inside = (dates >= change) & (dates < (later[0] if later else dates[-1] + 1))
+        until = later[0] if later else dates[-1] + np.timedelta64(1, "D")
+        inside = (dates >= change) & (dates < until)
         changes.append(
             {
                 "date": str(change),
-                **_recovery(result, change),
+                **_recovery(result, change, until),
                 "rows": int(inside.sum()),
                 "policy": realised_metrics(y[inside], policy[inside]),
                 "never_retrain": realised_metrics(
