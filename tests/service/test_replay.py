@@ -218,3 +218,41 @@ def test_outputs_and_the_json_shape(cli_run, tmp_path):
         and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     )
     assert (out / "rolling_accuracy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_the_report_opens_in_headless_chromium_without_console_errors(tmp_path):
+    from pathlib import Path
+
+    from trading_engine.service.replay_report import write_outputs
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail("Chromium missing: apt-get install -y chromium (.ci/run does)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    demo = DemoMarket(n_days=700, end="2012-12-31")
+    result = run_replay(
+        replay_settings(tmp_path),
+        demo.generate(["A", "B", "C"]),
+        tmp_path / "out" / "store",
+        every="monthly",
+        regime_changes=[regime.start for regime in demo.regimes()],
+    )
+    outputs = write_outputs(result, summarise(result, bootstrap_samples=100), tmp_path / "out")
+    problems: list[str] = []
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("requestfailed", lambda request: problems.append(request.url))
+        broken = tmp_path / "broken.html"  # negative control: the listeners do hear errors
+        broken.write_text("<html><body><script>console.error('planted')</script></body></html>")
+        page.goto(broken.as_uri())
+        assert problems == ["planted"]
+        problems.clear()
+        page.goto(Path(outputs["report"]).as_uri())
+        assert page.locator("svg").count() == 3
+        assert "Replay of the retraining policy" in page.content()
+        browser.close()
+    assert problems == []
