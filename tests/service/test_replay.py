@@ -256,3 +256,28 @@ def test_the_report_opens_in_headless_chromium_without_console_errors(tmp_path):
         assert "Replay of the retraining policy" in page.content()
         browser.close()
     assert problems == []
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_replay_as_the_local_pool(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    settings = replay_settings(tmp_path)
+    market = DemoMarket(n_days=640, end="2012-06-29").generate(["A", "B", "C"])
+    pool = run_replay(settings, market, tmp_path / "pool", every="monthly", workers=2)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = run_replay(
+            settings,
+            market,
+            tmp_path / "dask",
+            every="monthly",
+            dask_address=cluster.scheduler_address,
+        )
+    assert on_dask.workers == 2 and len(pool.steps) >= 4
+    assert [(s.date, s.outcome, s.version, s.failed_gates) for s in on_dask.steps] == [
+        (s.date, s.outcome, s.version, s.failed_gates) for s in pool.steps
+    ]
+    for name, values in pool.probability.items():
+        np.testing.assert_array_equal(on_dask.probability[name], values, err_msg=name)
+    np.testing.assert_array_equal(on_dask.live_version, pool.live_version)

@@ -226,7 +226,9 @@ class DaskExecutor(Executor):
         try:
             self.client = Client(address, timeout="10s")
         except OSError as error:
-            raise DataError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+            raise ConfigError(
+                f"--dask: cannot reach the Dask scheduler at {address}: {error}"
+            ) from None
         self.context = self.client.scatter(context, broadcast=True)
         self.workers = max(1, sum(self.client.nthreads().values()))
 
