@@ -22,6 +22,8 @@ Baselines are scored on the same rows: ``never_retrain`` (the first model kept),
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import secrets
 import time
 from collections import deque
@@ -204,7 +206,14 @@ class PoolExecutor(Executor):
 
     def __init__(self, context: ReplayContext, workers: int) -> None:
         self.workers = workers
-        self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(context,))
+        # Spawned, not forked: a fork after LightGBM's OpenMP threads started in this process
+        # leaves children waiting forever on a lock no thread will release.
+        self.pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(context,),
+        )
 
     def submit(self, step: int, date: np.datetime64, full: bool, params: dict | None) -> Any:
         return self.pool.submit(_train_in_worker, step, date, full, params)
@@ -314,6 +323,19 @@ def first_trainable_date(context: ReplayContext) -> np.datetime64 | None:
     return labelled[needed - 1 + context.settings.retraining.horizon]
 
 
+def _threads_per_worker(settings: Settings, workers: int) -> Settings:
+    """With ``lightgbm.num_threads`` 0 (all cores), each of ``workers`` processes gets its share:
+    OpenMP pools competing for the same cores slow training many times over."""
+    tree = settings.retraining.lightgbm
+    if tree.num_threads or workers <= 1:
+        return settings
+    share = max(1, (os.cpu_count() or 1) // workers)
+    retraining = settings.retraining.model_copy(
+        update={"lightgbm": tree.model_copy(update={"num_threads": share})}
+    )
+    return settings.model_copy(update={"retraining": retraining})
+
+
 def refuse_models_folder(settings: Settings, path: Path, what: str) -> None:
     """A replay never writes into (or under) the configured models folder."""
     models = Path(settings.paths.models_dir).resolve()
@@ -339,9 +361,10 @@ class StepLog:
     failed_gates: list[str]
     reason: str
     train_end: str | None
-    candidate_seconds: float
+    candidate_seconds: float  # training the candidate (in a worker)
     accuracy: float | None  # the candidate's holdout accuracy
     roc_auc: float | None
+    decide_seconds: float = 0.0  # judging and deploying it (on the client, in order)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -407,6 +430,7 @@ def run_replay(
     clock_start = time.perf_counter()
     store_dir = Path(store_dir)
     refuse_models_folder(settings, store_dir, "replay store")
+    settings = _threads_per_worker(settings, workers if not dask_address else 1)
     context = ReplayContext.build(settings, market)
     all_dates = trading_dates(market)
     earliest = first_trainable_date(context)
@@ -461,7 +485,9 @@ def run_replay(
             index, date = result.step, dates[result.step]
             clock.set(date)
             production = _production(store)
+            decided = time.perf_counter()
             log = _decide(settings, store, session, clock, result, production)
+            log.decide_seconds = round(time.perf_counter() - decided, 3)
             steps.append(log)
             production = _production(store) if log.outcome == "deployed" else production
             if log.outcome == "deployed" and log.version:

@@ -229,6 +229,7 @@ def _write_pngs(result: ReplayResult, rolling: dict[str, Any], paths: dict[str, 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.dates import date2num
 
     dates = np.array(rolling["dates"], dtype="datetime64[D]")
     deployed = [np.datetime64(log.date) for log in result.steps if log.outcome == "deployed"]
@@ -247,7 +248,8 @@ def _write_pngs(result: ReplayResult, rolling: dict[str, Any], paths: dict[str, 
         axis.plot(rejected, np.full(len(rejected), 0.06), "|", color="#d62728", label="rejected")
         for change in result.regime_changes:
             if len(dates) and dates[0] <= change <= dates[-1]:
-                axis.axvline(change, color="#999", linestyle="--", linewidth=0.8)
+                where = float(date2num(change.astype("datetime64[D]").item()))
+                axis.axvline(where, color="#999", linestyle="--", linewidth=0.8)
         axis.set_ylim(0, 1)
         axis.set_ylabel(f"{label}, trailing {rolling['window_days']} days")
         axis.legend(loc="lower left", fontsize=7, ncol=4)

@@ -121,7 +121,8 @@ def rolling_metrics(result: ReplayResult, window: int = ROLLING_DAYS) -> dict[st
         p = values[known]
         hits = ((p > 0.5) == (y == 1)).astype(np.float64)
         cumulative = np.r_[0.0, np.cumsum(hits)]
-        accuracy, auc = [], []
+        accuracy: list[float | None] = []
+        auc: list[float | None] = []
         for end in range(len(unique)):
             begin = max(0, end - window + 1)
             lo, hi = bounds[begin], bounds[end + 1]
