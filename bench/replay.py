@@ -10,7 +10,7 @@ after the first date with enough history to train):
 * peak memory after a short and a long replay (flat in the number of steps?);
 * the cost of one step against tickers and history length.
 
-Run: .venv/bin/python bench/replay.py [--workers 2] [--daily-steps 60] [--daily-full]
+Run: .venv/bin/python bench/replay.py [--workers 2] [--daily-steps 60] [--daily-full] [--out DIR]
 """
 
 from __future__ import annotations
@@ -49,12 +49,17 @@ def one_retrain(market, folder: Path) -> float:
     return time.perf_counter() - start
 
 
-def run(market, folder: Path, every: str, workers: int, **options) -> dict:
+def run(market, folder: Path, every: str, workers: int, out: Path | None = None, **options):
     start = time.perf_counter()
     result = replay.run_replay(
         settings(folder), market, folder / f"store-{every}", every=every, workers=workers, **options
     )
     seconds = time.perf_counter() - start
+    if out is not None:  # the report of the run, as `trading-engine replay --out` writes it
+        from trading_engine.service.replay_report import write_outputs
+        from trading_engine.service.replay_summary import summarise
+
+        write_outputs(result, summarise(result), out)
     steps = result.steps
     return {
         "steps": len(steps),
@@ -123,13 +128,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--daily-steps", type=int, default=60)
     parser.add_argument("--daily-full", action="store_true")
+    parser.add_argument("--out", type=Path, help="write the weekly replay's report here")
     args = parser.parse_args()
     market = DemoMarket(end=END).generate(list(DEFAULT_STOCKS))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         retrain = one_retrain(market, folder)
         print(f"one retrain (50 tickers, 5 years): {retrain:.2f} s")
-        weekly = run(market, folder, "weekly", args.workers)
+        changes = [regime.start for regime in DemoMarket(end=END).regimes()]
+        weekly = run(market, folder, "weekly", args.workers, out=args.out, regime_changes=changes)
         print(
             f"weekly replay: {weekly['steps']} steps {weekly['first']}..{weekly['last']} in "
             f"{weekly['seconds']} s ({weekly['seconds'] / retrain:.1f} retrains; "
@@ -143,9 +150,7 @@ def main() -> None:
         else:
             start = dates[-args.daily_steps]
             daily = run(market, folder, "daily", args.workers, start=start)
-        daily["projected_whole_period_seconds"] = round(
-            daily["seconds_per_step"] * all_daily, 1
-        )
+        daily["projected_whole_period_seconds"] = round(daily["seconds_per_step"] * all_daily, 1)
         daily["whole_period_steps"] = all_daily
         print(
             f"daily replay: {daily['steps']} steps in {daily['seconds']} s "

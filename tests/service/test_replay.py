@@ -281,3 +281,12 @@ def test_a_dask_cluster_gives_the_same_replay_as_the_local_pool(tmp_path):
     for name, values in pool.probability.items():
         np.testing.assert_array_equal(on_dask.probability[name], values, err_msg=name)
     np.testing.assert_array_equal(on_dask.live_version, pool.live_version)
+
+
+@pytest.mark.slow
+def test_every_nth_step_retunes_its_hyperparameters(tmp_path):
+    settings = replay_settings(tmp_path, tuning={"n_trials": 2})
+    market = DemoMarket(n_days=600, end="2012-04-30").generate(["A", "B", "C"])
+    result = run_replay(settings, market, tmp_path / "store", every="monthly", full_every=2)
+    assert len(result.steps) >= 3
+    assert [log.full for log in result.steps] == [i % 2 == 0 for i in range(len(result.steps))]

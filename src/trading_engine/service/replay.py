@@ -365,6 +365,7 @@ class StepLog:
     accuracy: float | None  # the candidate's holdout accuracy
     roc_auc: float | None
     decide_seconds: float = 0.0  # judging and deploying it (on the client, in order)
+    full: bool = False  # hyperparameters re-tuned at this step (--full-every)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -470,6 +471,7 @@ def run_replay(
     steps: list[StepLog] = []
     tuned: dict[str, Any] = {}
     first_model: StoredModel | None = None
+    production: StoredModel | None = None  # the store starts empty; only deploys change it
     newest: Candidate | None = None
     deployed_on: dict[str, np.datetime64] = {}
 
@@ -484,12 +486,12 @@ def run_replay(
         for result in candidates:
             index, date = result.step, dates[result.step]
             clock.set(date)
-            production = _production(store)
             decided = time.perf_counter()
             log = _decide(settings, store, session, clock, result, production)
             log.decide_seconds = round(time.perf_counter() - decided, 3)
             steps.append(log)
-            production = _production(store) if log.outcome == "deployed" else production
+            if log.outcome == "deployed":  # read back from the store, as the service serves it
+                production = _production(store)
             if log.outcome == "deployed" and log.version:
                 deployed_on[log.version] = date
             if first_model is None and production is not None:
@@ -594,7 +596,7 @@ def _decide(
         store.save_run(outcome)
     verdict = outcome.gates
     metrics = outcome.metrics
-    return StepLog(
+    log = StepLog(
         result.step,
         date,
         outcome.outcome,
@@ -610,6 +612,8 @@ def _decide(
         metrics.accuracy if metrics else None,
         metrics.roc_auc if metrics else None,
     )
+    log.full = run.full
+    return log
 
 
 def load_replay_market(
