@@ -318,9 +318,8 @@ def first_trainable_date(context: ReplayContext) -> np.datetime64 | None:
     if needed is None:
         return None
     labelled = np.unique(context.dataset.label_end[context.dataset.has_label])
-    if len(labelled) < needed:
-        return None
-    return labelled[needed - 1 + context.settings.retraining.horizon]
+    index = needed - 1 + context.settings.retraining.horizon
+    return labelled[index] if index < len(labelled) else None
 
 
 def _threads_per_worker(settings: Settings, workers: int) -> Settings:
