@@ -22,6 +22,7 @@ from ..config import Settings
 from ..data import MarketData
 from ..errors import DataError
 from ..features import dataset_from_market
+from ..features.dataset import Dataset
 from ..records import (
     Comparison,
     FoldSummary,
@@ -33,14 +34,30 @@ from ..records import (
     RunRecord,
 )
 from ..store import ModelRegistry, WriteSession
-from ..training import train_and_evaluate, tune_hyperparameters
+from ..training import tune_hyperparameters
 from ..training.gates import SEED_THRESHOLDS, GateReport
 from ..training.lookahead import GATE_NAME as LOOKAHEAD_GATE
 from ..training.lookahead import LookaheadAudit, Thresholds, audit_retrain
 from ..training.model import StoredModel
 from ..training.preflight import preflight_market
 from ..training.repeated import CandidateHistory, PriorCandidate
-from ..training.trainer import Progress, TrainingResult, no_progress
+from ..training.trainer import (
+    Candidate,
+    Progress,
+    TrainingResult,
+    fit_candidate,
+    judge_candidate,
+    no_progress,
+)
+
+
+@dataclass(frozen=True)
+class PreparedCandidate:
+    """The part of a retrain that needs no production model: it may run anywhere, in parallel."""
+
+    candidate: Candidate
+    lookahead: LookaheadAudit | None
+    tuned_params: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -199,6 +216,41 @@ def _evaluated(run: RunRecord, result: TrainingResult, production: StoredModel |
     )
 
 
+def prepare_candidate(
+    settings: Settings,
+    market: MarketData,
+    *,
+    full: bool = False,
+    params: dict[str, Any] | None = None,
+    dataset: Dataset | None = None,
+    progress: Progress = no_progress,
+) -> PreparedCandidate:
+    """Pre-flight, features, look-ahead audit, (tuning,) fit and holdout score.
+
+    ``dataset`` is the market's rows when already built (a replay masks features computed once
+    by date; point in time, they equal features built on the cut market).
+    """
+    retraining = settings.retraining
+    check = preflight_market(market, retraining)  # fail in one line before any training
+    if not check.fits:
+        raise DataError(check.problem)
+    if dataset is None:
+        progress("building features", 0, 1)
+        dataset = dataset_from_market(
+            market, horizon=retraining.horizon, features=retraining.features
+        )
+    lookahead = None
+    if retraining.lookahead_gate:
+        progress("look-ahead audit", 0, 1)
+        lookahead = audit_retrain(market, dataset, Thresholds.from_settings(retraining))
+    tuned = None
+    if full:
+        tuned = tune_hyperparameters(dataset, retraining, progress=progress)
+        params = tuned
+    candidate = fit_candidate(dataset, retraining, params=params, progress=progress)
+    return PreparedCandidate(candidate, lookahead, tuned)
+
+
 def run_retrain(
     settings: Settings,
     market: MarketData,
@@ -210,34 +262,28 @@ def run_retrain(
     run: RunRecord,
     params: dict[str, Any] | None = None,
     progress: Progress = no_progress,
+    prepared: PreparedCandidate | None = None,
 ) -> PipelineResult:
     """Train, judge and (when the gates or ``run.forced`` say so) deploy one candidate.
 
     ``run`` is the record started by the caller (id, trigger, flags, data findings). With
     ``run.full`` the hyperparameters are tuned first and returned for the caller to keep.
+    ``prepared``: the candidate already trained by ``prepare_candidate`` on this market (a
+    replay trains candidates in parallel, then judges them here in order).
     """
     retraining = settings.retraining
-    check = preflight_market(market, retraining)  # fail in one line before any training
-    if not check.fits:
-        raise DataError(check.problem)
-    progress("building features", 0, 1)
-    dataset = dataset_from_market(market, horizon=retraining.horizon, features=retraining.features)
-    lookahead = None
-    if retraining.lookahead_gate:
-        progress("look-ahead audit", 0, 1)
-        lookahead = audit_retrain(market, dataset, Thresholds.from_settings(retraining))
-    tuned = None
-    if run.full:
-        tuned = tune_hyperparameters(dataset, retraining, progress=progress)
-        params = tuned
-    result = train_and_evaluate(
-        dataset,
+    if prepared is None:
+        prepared = prepare_candidate(
+            settings, market, full=run.full, params=params, progress=progress
+        )
+    tuned = prepared.tuned_params
+    result = judge_candidate(
+        prepared.candidate,
         production.model if production else None,
         retraining,
-        params=params,
         force=run.forced,
         progress=progress,
-        lookahead=lookahead,
+        lookahead=prepared.lookahead,
         history=candidate_history(store) if retraining.repeated_testing else None,
     )
     evaluated = _evaluated(run, result, production)

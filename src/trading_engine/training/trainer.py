@@ -276,24 +276,35 @@ def compare_with_production(
     )
 
 
-def train_and_evaluate(
+@dataclass
+class Candidate:
+    """A fitted candidate scored on its holdout, before any comparison with production.
+
+    Fitting depends only on the data and the settings, so candidates at different dates can be
+    fitted in parallel (a replay); judging needs production and runs in order.
+    """
+
+    model: TrainedModel
+    metrics: dict[str, Any]  # holdout metrics, cv_mean / cv_std, date ranges, counts
+    holdout_metrics: dict[str, float]
+    folds: list[FoldResult]
+    holdout: Dataset
+    probability: np.ndarray  # the candidate's probability of "up" on each holdout row
+    timings: dict[str, float]
+    samples: int
+    tickers: int
+
+
+def fit_candidate(
     dataset: Dataset,
-    production_model: TrainedModel | None,
     settings: RetrainingSettings,
     *,
     params: dict[str, Any] | None = None,
-    force: bool = False,
     progress: Progress = no_progress,
-    lookahead: LookaheadAudit | None = None,
-    history: CandidateHistory | None = None,
-) -> TrainingResult:
-    """Cross-validate, fit the final model, score it on the holdout and apply the gates.
+) -> Candidate:
+    """Cross-validate, fit the final model and score it once on the holdout.
 
     The model returned is exactly the model the holdout scored: no refit after validation.
-    ``lookahead`` is the audit of the inputs (``lookahead.audit_retrain``, run where the market
-    is known); its holdout check is added here and it becomes the gate ``lookahead``.
-    ``history``: the candidates judged since production last changed (from the store), which
-    set the skill gates' level when ``settings.repeated_testing``; None = no earlier candidate.
     ``params`` are tuned hyperparameters when given: ``cv_mean`` is then measured on the folds
     the tuning searched over, and the metrics say so (``cv_note``).
     """
@@ -324,7 +335,6 @@ def train_and_evaluate(
     timings["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    progress("holdout and skill test", 0, 1)
     in_holdout = np.zeros(len(labeled), dtype=bool)
     in_holdout[holdout_rows] = True
     holdout = labeled.take(in_holdout)
@@ -364,9 +374,45 @@ def train_and_evaluate(
             else "F1 on purged walk-forward folds with untuned hyperparameters"
         ),
     }
+    timings["holdout"] = time.perf_counter() - clock
+    return Candidate(
+        model=model,
+        metrics=metrics,
+        holdout_metrics=holdout_metrics,
+        folds=folds,
+        holdout=holdout,
+        probability=probability,
+        timings=timings,
+        samples=len(labeled),
+        tickers=len(np.unique(labeled.ticker_codes)),
+    )
+
+
+def judge_candidate(
+    candidate: Candidate,
+    production_model: TrainedModel | None,
+    settings: RetrainingSettings,
+    *,
+    force: bool = False,
+    progress: Progress = no_progress,
+    lookahead: LookaheadAudit | None = None,
+    history: CandidateHistory | None = None,
+) -> TrainingResult:
+    """Compare a fitted candidate with production on the same rows and apply the gates.
+
+    ``lookahead`` is the audit of the inputs (``lookahead.audit_retrain``, run where the market
+    is known); its holdout check is added here and it becomes the gate ``lookahead``.
+    ``history``: the candidates judged since production last changed (from the store), which
+    set the skill gates' level when ``settings.repeated_testing``; None = no earlier candidate.
+    """
+    clock = time.perf_counter()
+    progress("holdout and skill test", 0, 1)
+    timings = dict(candidate.timings)
+    metrics = dict(candidate.metrics)
+    holdout, probability = candidate.holdout, candidate.probability
     comparison = compare_with_production(production_model, holdout, probability, settings)
     if lookahead is not None:
-        lookahead = lookahead.judge_holdout(holdout_metrics["roc_auc"])
+        lookahead = lookahead.judge_holdout(candidate.holdout_metrics["roc_auc"])
         timings["lookahead"] = lookahead.seconds
     level = None
     if settings.skill_gate and settings.repeated_testing:
@@ -381,7 +427,7 @@ def train_and_evaluate(
         probability,
         settings,
         train_base_rate=metrics["train_base_rate"],
-        metrics=holdout_metrics,
+        metrics=candidate.holdout_metrics,
         comparison=comparison,
         force=force,
         lookahead=lookahead,
@@ -395,19 +441,45 @@ def train_and_evaluate(
         metrics["skill_p_value_auc"] = skill.p_value_auc
         metrics["accuracy_edge"] = skill.accuracy_edge
         metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
+    model = candidate.model
     model.metrics = metrics
-    timings["holdout"] = time.perf_counter() - clock
+    timings["holdout"] = timings.get("holdout", 0.0) + time.perf_counter() - clock
     return TrainingResult(
         model=model,
         metrics=metrics,
-        folds=folds,
+        folds=candidate.folds,
         gates=gates,
         comparison=comparison,
         timings=timings,
-        samples=len(labeled),
-        tickers=len(np.unique(labeled.ticker_codes)),
+        samples=candidate.samples,
+        tickers=candidate.tickers,
         params=model.params,
         lookahead=lookahead,
+    )
+
+
+def train_and_evaluate(
+    dataset: Dataset,
+    production_model: TrainedModel | None,
+    settings: RetrainingSettings,
+    *,
+    params: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: Progress = no_progress,
+    lookahead: LookaheadAudit | None = None,
+    history: CandidateHistory | None = None,
+) -> TrainingResult:
+    """Cross-validate, fit the final model, score it on the holdout and apply the gates
+    (``fit_candidate`` then ``judge_candidate``)."""
+    candidate = fit_candidate(dataset, settings, params=params, progress=progress)
+    return judge_candidate(
+        candidate,
+        production_model,
+        settings,
+        force=force,
+        progress=progress,
+        lookahead=lookahead,
+        history=history,
     )
 
 
