@@ -28,7 +28,10 @@ rows earlier candidates were not judged on: with daily runs there are no such ro
 so all but one run a quarter could never deploy. Spending alpha keeps every run able to deploy
 and makes the threshold strict exactly as fast as fresh evidence accumulates: about 3 % for a
 quarter after a deploy, 0.76 % in the second, 0.34 % in the third, 0.19 % in the fourth.
-The within-window dependence is not zero, so the year-long rate is measured, not assumed.
+The within-window dependence is not zero, so the year-long rate is measured, not assumed
+(``bench/gates.py``, 20 noise market-years of 250 daily retrains each: 1 deployed with this
+rule, 9 would have at p < 0.05 throughout; consecutive days' p-values correlate 0.70, those a
+holdout apart -0.06).
 """
 
 from __future__ import annotations
