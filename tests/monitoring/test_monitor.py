@@ -209,7 +209,10 @@ def test_drift_after_the_regime_change_retrains_once_through_the_gates(tmp_path)
     assert drift["drift"] is True and drift["max_psi"] > 0.2
     assert {"Volatility", "RSI"} <= {f["feature"] for f in drift["features"] if f["drifted"]}
     [action] = report["actions"]
-    assert action["kind"] == policies.DRIFT_RETRAIN and action["retrain"] in ("deployed", "rejected")
+    assert action["kind"] == policies.DRIFT_RETRAIN and action["retrain"] in (
+        "deployed",
+        "rejected",
+    )
     _, runs = service.registry.history(limit=1)
     assert runs[0].trigger == "drift" and runs[0].gates is not None  # every gate ran
     # At most one a day: the same day again measures, and does not retrain.

@@ -232,12 +232,14 @@ class Monitor:
         }
         if not raw:
             return report
-        versions = np.array([r[0] for r in raw])
-        roles = np.array([r[1] for r in raw])
-        tickers = np.array([r[2] for r in raw])
-        dates = np.array([r[3] for r in raw], dtype="datetime64[D]")
-        probability = np.array([r[4] for r in raw], dtype=np.float64)
-        up = np.array([r[5] for r in raw], dtype=np.float64)
+        columns = list(zip(*raw, strict=True))
+        versions = np.array(columns[0])
+        roles = np.array(columns[1])
+        _, tickers = np.unique(np.array(columns[2]), return_inverse=True)  # codes
+        day_text, day_code = np.unique(np.array(columns[3]), return_inverse=True)
+        dates = day_text.astype("datetime64[D]")[day_code]
+        probability = np.array(columns[4], dtype=np.float64)
+        up = np.array(columns[5], dtype=np.float64)
         correct = (probability > 0.5) == (up == 1)
         for version in np.unique(versions):
             mask = versions == version
@@ -300,7 +302,8 @@ class Monitor:
     ) -> dict[str, Any]:
         """Production and its shadow on identical (ticker, as-of) rows, and the paired test."""
         settings = self.settings.monitoring
-        keys = np.char.add(np.char.add(tickers.astype(str), "|"), dates.astype(str))
+        # One integer per (ticker, as-of): tickers are codes 0..n-1.
+        keys = dates.astype(np.int64) * (int(tickers.max()) + 1) + tickers
         p_index = np.flatnonzero(versions == production)
         s_index = np.flatnonzero(versions == shadow)
         _, in_p, in_s = np.intersect1d(keys[p_index], keys[s_index], return_indices=True)
@@ -546,11 +549,14 @@ class Monitor:
                 "train_base_rate": _round(metrics.get("train_base_rate")),
             }
         for source in ("live", "backfill"):
-            rows = self.log.rows(source, version=version)
+            columns = list(zip(*self.log.rows(source, version=version), strict=True))
+            if not columns:
+                columns = [(), (), (), (), (), ()]
+            day_text, day_code = np.unique(np.array(columns[3], dtype=str), return_inverse=True)
             found[source] = realised(
-                np.array([r[4] for r in rows], dtype=np.float64),
-                np.array([r[5] for r in rows], dtype=np.float64),
-                np.array([r[3] for r in rows], dtype="datetime64[D]"),
+                np.array(columns[4], dtype=np.float64),
+                np.array(columns[5], dtype=np.float64),
+                day_text.astype("datetime64[D]")[day_code],
                 self._base_rate(version),
             ).to_json()
         return found

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS predictions (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS predictions_pending ON predictions(source, up, as_of);
 CREATE INDEX IF NOT EXISTS predictions_day ON predictions(source, as_of);
+CREATE INDEX IF NOT EXISTS predictions_row ON predictions(ticker, as_of, horizon);
 CREATE TABLE IF NOT EXISTS monitor_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,

@@ -142,7 +142,7 @@ class PredictionLog:
         version: str | None = None,
         with_outcome: bool = True,
     ) -> list[tuple[str, str, str, str, float, int | None]]:
-        """(version, role, ticker, as_of, probability, up) ordered by as_of, ticker."""
+        """(version, role, ticker, as_of, probability, up), in no particular order."""
         if not self.ready():
             return []
         where = ["source = ?"]
@@ -158,7 +158,7 @@ class PredictionLog:
         with self.db.reading() as connection:
             return connection.execute(
                 "SELECT version, role, ticker, as_of, probability, up FROM predictions "
-                f"WHERE {' AND '.join(where)} ORDER BY as_of, ticker",
+                f"WHERE {' AND '.join(where)}",
                 parameters,
             ).fetchall()
 
@@ -166,17 +166,19 @@ class PredictionLog:
         """How many predictions are logged, by source, and how many have their outcome."""
         if not self.ready():
             return dict(self.EMPTY_COUNTS)
-        with self.db.reading() as connection:
-            rows = connection.execute(
-                "SELECT source, count(*), count(up), max(as_of) FROM predictions GROUP BY source"
-            ).fetchall()
         counts = dict(self.EMPTY_COUNTS)
-        for source, total, known, last in rows:
-            counts[source] = total
-            if source == "live":
-                counts["with_outcome"] = known
-                counts["pending"] = total - known
-                counts["last_as_of"] = last
+        with self.db.reading() as connection:  # each an index range: no scan of the log
+            for source in ("live", "backfill"):
+                counts[source] = connection.execute(
+                    "SELECT count(*) FROM predictions WHERE source = ?", (source,)
+                ).fetchone()[0]
+            counts["pending"] = connection.execute(
+                "SELECT count(*) FROM predictions WHERE source = 'live' AND up IS NULL"
+            ).fetchone()[0]
+            counts["last_as_of"] = connection.execute(
+                "SELECT max(as_of) FROM predictions WHERE source = 'live'"
+            ).fetchone()[0]
+        counts["with_outcome"] = counts["live"] - counts["pending"]
         return counts
 
     def versions(self) -> list[str]:
