@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import SOURCE, run_cli
+
+END = "2026-11-24"
 
 HEAVY = (
     "lightgbm",
@@ -70,3 +76,28 @@ def test_version_prints_the_package_version(tmp_path):
 
     result = run_cli("--version", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == f"trading-engine {__version__}\n"
+
+
+@pytest.mark.slow
+def test_a_demo_retrain_imports_no_data_frame_library(tmp_path):
+    # LightGBM and TA-Lib would import pandas (and polars) only to recognise their types, and
+    # reading no folder needs no pyarrow: 0.25 s of every scheduled demo retrain. (importtime
+    # also lists the imports hidden from them, so the modules are read from sys.modules.)
+    script = (
+        "import sys\nfrom trading_engine.cli import run\n"
+        "code = run(['retrain', '--force', '--json'])\n"  # the demo market by default
+        "print(code, *sys.modules, file=sys.stderr)"  # the last line, after the progress
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(SOURCE), "TRADING_ENGINE_DATA__DEMO_END": END},
+        timeout=300,
+    )
+    code, *modules = result.stderr.splitlines()[-1].split()
+    assert code == "0", result.stderr[-2000:]
+    assert {"lightgbm", "numpy", "talib"} <= heavy(set(modules))
+    assert heavy(set(modules)) & {"pandas", "pyarrow", "sklearn"} == set()
+    assert not any(name.startswith("polars") for name in modules)

@@ -100,7 +100,7 @@ def data_check(path: PathArgument = None, as_json: JsonOption = False) -> None:
     labelled dates hold the holdout, the purges and the walk-forward folds; audit the raw
     columns for look-ahead (exit 1 when too few tickers are usable, the pre-flight fails or a
     column leaks)."""
-    from .data.folder import NOTHING_LOADED
+    from .data.market import NOTHING_LOADED
     from .training.lookahead import Thresholds, audit_inputs, raw_column
     from .training.preflight import preflight_market
 
@@ -208,14 +208,17 @@ def _settings_for(data: Path | None = None, *, demo: bool = False) -> Settings:
         return settings.model_copy(
             update={"data": settings.data.model_copy(update={"provider": "demo"})}
         )
-    from .data.folder import check_folder
-
+    # pyarrow (under data.folder) is imported only when a folder is read.
     if data is not None:
+        from .data.folder import check_folder
+
         check_folder(data, "--data")  # a data-location mistake: one line, exit 2, no run
         return settings.model_copy(
             update={"data": settings.data.model_copy(update={"provider": "csv", "folder": data})}
         )
     if settings.data.provider in ("csv", "parquet") and settings.data.folder is not None:
+        from .data.folder import check_folder
+
         check_folder(settings.data.folder, "data.folder")
     return settings
 

@@ -13,11 +13,10 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ..errors import DataLocationError
-from .market import Finding, PriceHistory, printable
+from .market import NOTHING_LOADED, Finding, PriceHistory, printable
 from .validation import normalise_name
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-NOTHING_LOADED = "nothing loaded"  # the action of a folder with no ticker files at all
 SNIFF_BYTES = 4096  # bytes of a CSV file looked at before parsing it
 MAGIC = {  # file signatures that mean "not CSV text", and what the file probably is
     b"\xff\xfe": "UTF-16 text; save it as UTF-8 CSV",

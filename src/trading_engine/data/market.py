@@ -13,6 +13,8 @@ from typing import cast
 
 import numpy as np
 
+NOTHING_LOADED = "nothing loaded"  # the action of a folder with no ticker files at all
+
 
 def as_day(value: object) -> np.datetime64:
     """``value`` (ISO text, a date or a datetime64 of any unit) as a calendar day."""

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import DataError
 from .demo import DemoMarket
-from .folder import NOTHING_LOADED, FolderProvider
 from .market import (
+    NOTHING_LOADED,
     DataSource,
     Finding,
     MarketData,
@@ -21,7 +21,6 @@ from .market import (
     as_day,
     printable,
 )
-from .yahoo import YahooProvider
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -71,6 +70,8 @@ def load_market(
     if data.provider not in ("csv", "parquet") and folder is None:
         folder_used = None
     if folder_used is not None:
+        from .folder import FolderProvider  # pyarrow: only for folders
+
         formats = ("csv", "parquet") if folder is not None else (data.provider,)
         provider = FolderProvider(
             folder_used,
@@ -80,6 +81,8 @@ def load_market(
         )
         histories, findings = provider.load(tickers, min_rows=min_rows)
     elif data.provider == "yfinance":
+        from .yahoo import YahooProvider  # pandas and yfinance: only for Yahoo
+
         histories, findings = YahooProvider().load(
             tickers or settings.market.default_stocks, period=period, min_rows=min_rows
         )

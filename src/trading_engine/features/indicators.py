@@ -12,10 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import talib
 
+from .._imports import import_hiding
 from ..data.market import PriceHistory
 from .catalogue import BASE_FEATURES, CATALOGUE, feature_window
+
+# TA-Lib would import pandas and polars (0.2 s) to accept their series; it gets numpy arrays.
+talib = import_hiding("talib", ("pandas", "polars"))
 
 __all__ = ["BASE_FEATURES", "FEATURES", "Feature", "compute_features", "feature_window"]
 
