@@ -1,9 +1,11 @@
 """Live monitoring through the real service under an injected clock: the prediction log,
 outcomes h days later, realised metrics against a hand computation, drift, every policy once.
 
-The market is prefix-stable: one demo market generated to a fixed end, cut at the clock's date
-each time it is loaded, so a later day's market extends an earlier one and never rewrites it.
-Its regime changes on 2026-06-10 (trend before, reversal and 1.8x volatility after).
+The market is the demo generator, prefix-stable (a later day's market extends an earlier one
+without rewriting it), loaded as of the service's clock, with ONE regime change, on
+2026-06-10: a trend before, a reversal with 1.8x the noise after. The built-in demo changes
+regime every 12-18 months, so any 700-day training window spans two regimes and differs from
+every month of either: drift is then always "on", and the story below could not be told.
 """
 
 from __future__ import annotations
@@ -18,16 +20,28 @@ from sklearn.metrics import roc_auc_score
 
 from trading_engine.config import load_settings
 from trading_engine.data import DemoMarket, MarketData
+from trading_engine.data.demo import ORIGIN
 from trading_engine.model_retraining import ModelRetrainingService
 from trading_engine.monitoring import policies
 from trading_engine.server import create_app
 from trading_engine.store.predictions import PredictionLog
 
 TICKERS = [f"T{i:02d}" for i in range(30)]
-MARKET = DemoMarket(n_days=800, end="2026-11-24", regime_days_before_end=120, seed=7)
-FULL = MARKET.generate(TICKERS)
-REGIME = MARKET.regime_date()  # 2026-06-10
-BEFORE_REGIME = datetime(2026, 5, 1, 22, 30, tzinfo=UTC)  # a Friday
+DEMO_DAYS = 700
+REGIME = np.datetime64("2026-06-10")
+MARKET = DemoMarket(
+    n_days=DEMO_DAYS,
+    first_regime_days=int(np.busday_count(ORIGIN, REGIME)),
+    regime_days=(100_000, 100_000),  # no second change
+)
+BEFORE_REGIME = datetime(2026, 5, 1, 22, 30, tzinfo=UTC)  # a Friday, 6 weeks before it
+FULL = MARKET.generate(TICKERS, today=np.datetime64("2026-11-24"))  # for hand checks
+
+
+def one_change_market(settings, today, *, tickers=None) -> MarketData:
+    """The loader: the market as of ``today`` (or ``data.demo_end``: a feed not refreshed)."""
+    end = np.datetime64(settings.data.demo_end) if settings.data.demo_end else today
+    return MARKET.generate(list(tickers or TICKERS), today=end)
 
 
 class Clock:
@@ -45,29 +59,19 @@ class Clock:
             self.now += timedelta(days=1)
 
 
-def cut_market(last: np.datetime64 | None = None):
-    """A loader: the market as of ``today`` (or frozen at ``last``: nobody refreshed it)."""
-
-    def load(settings, today, *, tickers=None) -> MarketData:
-        end = min(today, last) if last is not None else today
-        histories = {
-            ticker: history.until(end)
-            for ticker, history in FULL.histories.items()
-            if tickers is None or ticker in tickers
-        }
-        return MarketData(histories, FULL.report)
-
-    return load
-
-
-def make_service(tmp_path, clock, *, load=None, **monitoring) -> ModelRetrainingService:
+def make_service(
+    tmp_path, clock, *, load=None, demo_end=None, **monitoring
+) -> ModelRetrainingService:
+    """The real service on the one-change market as of its clock (or ending at ``demo_end``:
+    a feed nobody refreshed)."""
     settings = load_settings(
         paths={"models_dir": tmp_path / "models", "logs_dir": tmp_path / "logs"},
         market={"default_stocks": TICKERS},
+        data={"demo_days": DEMO_DAYS, "demo_end": demo_end},
         retraining={"bootstrap_samples": 100, "schedule": {"timezone": "UTC"}},
         monitoring=monitoring,
     )
-    return ModelRetrainingService(settings, clock=clock, load=load or cut_market())
+    return ModelRetrainingService(settings, clock=clock, load=load or one_change_market)
 
 
 def log_rows(service) -> list[tuple]:
@@ -203,7 +207,7 @@ def test_drift_after_the_regime_change_retrains_once_through_the_gates(tmp_path)
     service = make_service(tmp_path, clock, compare_claim=False)
     assert service.run_retrain().outcome == "deployed"
     before = service.registry.production_version()
-    clock.now = datetime(2026, 7, 15, 22, 30, tzinfo=UTC)  # 25 business days after the regime
+    clock.now = datetime(2026, 7, 15, 22, 30, tzinfo=UTC)  # 5 weeks after the regime change
     report = service.run_monitoring("scheduled")
     drift = report["drift"]
     assert drift["drift"] is True and drift["max_psi"] > 0.2
@@ -228,8 +232,7 @@ def test_drift_after_the_regime_change_retrains_once_through_the_gates(tmp_path)
 @pytest.mark.slow
 def test_stale_data_alerts_pauses_scheduled_retrains_and_resumes(tmp_path):
     clock = Clock(BEFORE_REGIME)
-    frozen = np.datetime64("2026-05-01")
-    service = make_service(tmp_path, clock, load=cut_market(frozen), drift_retrain=False)
+    service = make_service(tmp_path, clock, demo_end="2026-05-01", drift_retrain=False)
     assert service.run_retrain().outcome == "deployed"
     for _ in range(4):
         clock.next_business_day()
@@ -247,8 +250,9 @@ def test_stale_data_alerts_pauses_scheduled_retrains_and_resumes(tmp_path):
     assert service.run_monitoring("scheduled")["actions"] == []  # alerted once per newest bar
     alerts = (tmp_path / "models" / "alerts.log").read_text()
     assert alerts.count("stale data: the newest bar (2026-05-01)") == 1
-    # New data arrives: retrains resume.
-    service.monitor._load = cut_market()
+    # New data arrives (the feed is refreshed): retrains resume.
+    data = service.settings.data.model_copy(update={"demo_end": None})
+    service.settings = service.settings.model_copy(update={"data": data})
     resumed = service.run_monitoring("scheduled")
     assert [a["kind"] for a in resumed["actions"]] == [policies.RESUMED]
     assert log.paused_at() is None
@@ -270,7 +274,7 @@ def noise_loader(settings, today, *, tickers=None) -> MarketData:
 @pytest.mark.slow
 @pytest.mark.parametrize("auto_rollback", [True, False])
 def test_a_bad_forced_deploy_worse_than_its_shadow(tmp_path, auto_rollback):
-    clock = Clock(datetime(2026, 3, 2, 22, 30, tzinfo=UTC))
+    clock = Clock(datetime(2026, 3, 2, 22, 30, tzinfo=UTC))  # a Monday, mid-regime
     service = make_service(
         tmp_path, clock, auto_rollback=auto_rollback, drift_retrain=False, compare_claim=False
     )
