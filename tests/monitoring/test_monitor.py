@@ -60,7 +60,7 @@ class Clock:
 
 
 def make_service(
-    tmp_path, clock, *, load=None, demo_end=None, **monitoring
+    tmp_path, clock, *, load=None, demo_end=None, retraining=None, **monitoring
 ) -> ModelRetrainingService:
     """The real service on the one-change market as of its clock (or ending at ``demo_end``:
     a feed nobody refreshed)."""
@@ -68,7 +68,11 @@ def make_service(
         paths={"models_dir": tmp_path / "models", "logs_dir": tmp_path / "logs"},
         market={"default_stocks": TICKERS},
         data={"demo_days": DEMO_DAYS, "demo_end": demo_end},
-        retraining={"bootstrap_samples": 100, "schedule": {"timezone": "UTC"}},
+        retraining={
+            "bootstrap_samples": 100,
+            "schedule": {"timezone": "UTC"},
+            **(retraining or {}),
+        },
         monitoring=monitoring,
     )
     return ModelRetrainingService(settings, clock=clock, load=load or one_change_market)
@@ -313,3 +317,47 @@ def test_a_bad_forced_deploy_worse_than_its_shadow(tmp_path, auto_rollback):
         assert "Monitoring Alert" in alerts
         clock.next_business_day()
         assert service.run_monitoring("scheduled")["actions"] == []  # once per version
+
+
+@pytest.mark.slow
+def test_the_story_accuracy_falls_after_the_regime_change_drift_retrains_and_it_recovers(tmp_path):
+    """Daily monitoring from six weeks before the regime change to seventeen weeks after it.
+
+    A retrain keeps its newest ``holdout_days`` (and early-stopping days) out of the deployed
+    model's training rows; with the default 63 + 63 a model learns the new regime only months
+    after it began. A month each lets the story fit in a test.
+    """
+    clock = Clock(BEFORE_REGIME)
+    service = make_service(
+        tmp_path,
+        clock,
+        retraining={"holdout_days": 21, "early_stopping_days": 21},
+        series_days=250,
+        compare_claim=False,
+    )
+    assert service.run_retrain().outcome == "deployed"
+    first = service.registry.production_version()
+    drift_seen: dict[str, bool] = {}
+    while clock().date().isoformat() < "2026-10-09":
+        clock.next_business_day()
+        report = service.run_monitoring("scheduled")
+        drift_seen[str(clock().date())] = report["drift"]["drift"]
+    # Drift: never before the change; seen within a month after it.
+    assert not any(flag for day, flag in drift_seen.items() if day < str(REGIME))
+    assert any(flag for day, flag in drift_seen.items() if str(REGIME) < day <= "2026-07-10")
+    # The policy retrained out of cycle, and a retrain passed every gate and deployed.
+    retrains = PredictionLog(service.registry.db).events(100, kind=policies.DRIFT_RETRAIN)
+    assert retrains and all(event.day > str(REGIME) for event in retrains)
+    deployed = [event for event in retrains if event.body["retrain"] == "deployed"]
+    assert deployed, [event.body for event in retrains]
+    _, runs = service.registry.history(limit=100, outcome="deployed")
+    assert {run.trigger for run in runs} == {"manual", "drift"}
+    assert all(run.gates.passed and not run.forced for run in runs if run.trigger == "drift")
+    assert service.registry.production_version() != first
+    # Realised accuracy of production, as logged day by day: high before, low after, back up.
+    series = {p["as_of"]: p["production_accuracy"] for p in report["series"]}
+    before = [a for day, a in series.items() if day < str(REGIME)]
+    after_change = [a for day, a in series.items() if str(REGIME) <= day < deployed[0].day]
+    recovered = [a for day, a in series.items() if day >= "2026-09-14"]
+    assert np.mean(before) > 0.6 and np.mean(after_change) < 0.5 < np.mean(recovered)
+    assert np.mean(recovered) > np.mean(after_change) + 0.15
