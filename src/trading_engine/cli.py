@@ -612,12 +612,28 @@ def monitor(
             metavar="",
         ),
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Run as if it were DATE, 22:30 UTC (the demo market ends there; a replay of "
+            "the daily job, one day at a time).",
+            metavar="DATE",
+        ),
+    ] = None,
 ) -> None:
     """How production really does: realised metrics, shadow, drift, freshness, actions."""
-    for value, option in ((since, "--since"), (backfill, "--backfill")):
+    for value, option in ((since, "--since"), (backfill, "--backfill"), (as_of, "--as-of")):
         if value is not None:
             _check_date(value, option)
     service = _service()
+    if as_of is not None:
+        from datetime import UTC, datetime
+
+        from .model_retraining import ModelRetrainingService
+
+        moment = datetime.fromisoformat(f"{as_of}T22:30:00").replace(tzinfo=UTC)
+        service = ModelRetrainingService(service.settings, clock=lambda: moment)
     if backfill is not None:
         import numpy as np
 

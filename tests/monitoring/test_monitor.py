@@ -361,3 +361,20 @@ def test_the_story_accuracy_falls_after_the_regime_change_drift_retrains_and_it_
     recovered = [a for day, a in series.items() if day >= "2026-09-14"]
     assert np.mean(before) > 0.6 and np.mean(after_change) < 0.5 < np.mean(recovered)
     assert np.mean(recovered) > np.mean(after_change) + 0.15
+
+
+def test_monitor_run_as_of_then_the_report(cli_run):
+    env = {
+        "MARKET__DEFAULT_STOCKS": "AAPL,MSFT,NVDA,AMZN,META",
+        "DATA__DEMO_DAYS": "700",
+        "RETRAINING__BOOTSTRAP_SAMPLES": "100",
+    }
+    assert cli_run("retrain", "--force", "--json", **env)[0] == 0
+    code, out, _ = cli_run("monitor", "--run", "--as-of", "2026-11-25", "--json", **env)
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["empty"] is False and payload["at"] == "2026-11-25T22:30:00+00:00"
+    assert payload["counts"]["live"] == 5 and payload["freshness"]["age_days"] == 1
+    assert payload["drift"]["features"] and payload["snapshot_at"] == payload["at"]
+    code, out, _ = cli_run("monitor", **env)
+    assert code == 0 and "predictions logged: 5 live" in out and "Drift:" in out
