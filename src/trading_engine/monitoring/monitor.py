@@ -161,8 +161,12 @@ class Monitor:
         """Once after a deploy or rollback: the new production (and shadow) on today's bars."""
         if not self.settings.monitoring.enabled:
             return
+        today = self._today()
         try:
-            market = self._load(self.settings, self._today())
+            loaded = self.runner.last_market
+            market = (
+                loaded[1] if loaded and loaded[0] == today else self._load(self.settings, today)
+            )
             self.score_latest(market, origin)
         except TradingEngineError as error:
             logger.warning("monitoring: predictions after the %s not logged: %s", origin, error)
