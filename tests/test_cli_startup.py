@@ -48,6 +48,7 @@ def heavy(modules: set[str]) -> set[str]:
         ["history", "--json"],
         ["models", "--json"],
         ["schedule", "--json"],
+        ["monitor", "--json"],
     ],
     ids=" ".join,
 )

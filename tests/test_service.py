@@ -189,7 +189,12 @@ def test_missed_2am_run_is_caught_up_once(tmp_path):
     service.start_scheduler(paused=True)
     try:
         jobs = {job.id: job for job in service.scheduler.get_jobs()}
-        assert set(jobs) == {"daily_retrain", "weekly_full_retrain", "catch_up_retrain"}
+        assert set(jobs) == {
+            "daily_retrain",
+            "weekly_full_retrain",
+            "catch_up_retrain",
+            "daily_monitoring",
+        }
         assert all(job.coalesce for job in jobs.values())
         assert jobs["daily_retrain"].misfire_grace_time == 6 * 3600
         status = service.get_status()

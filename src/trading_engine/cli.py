@@ -48,7 +48,7 @@ PathArgument = Annotated[
 # metavar="": a flag takes no value, and the help must not suggest `--json <bool>`.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.", metavar="")]
 
-READ_COMMANDS = frozenset({"status", "history", "models", "schedule"})
+READ_COMMANDS = frozenset({"status", "history", "models", "schedule", "monitor"})
 
 
 def _print_version(value: bool) -> None:
@@ -717,7 +717,9 @@ def predict(
     """Probability that each ticker closes higher after the horizon, from its latest bar."""
     service = _service()
     _production(service)
-    predictions = [p.to_json() for p in service.predictor(data).predict(tickers)]
+    served = service.predictor(data).predict(tickers)
+    _log_served(service, served, "cli")
+    predictions = [p.to_json() for p in served]
     if as_json:
         _print_json(predictions)
         return
@@ -736,6 +738,244 @@ def predict(
             f"{item['horizon_days']} days",
         )
     console.print(table)
+
+
+def _log_served(service, served, origin: str) -> None:
+    """Into the prediction log; a store that cannot be written never fails a prediction."""
+    from .errors import StoreUnavailable
+
+    try:
+        service.monitor.log_served(served, origin)
+    except StoreUnavailable as error:
+        error_console.print(f"[yellow]warning:[/] prediction not logged: {escape(str(error))}")
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float | None], low: float = 0.0, high: float = 1.0) -> str:
+    """One character per value, ``low`` to ``high``; a gap (space) where a value is missing."""
+    span = (high - low) or 1.0
+    return "".join(
+        " "
+        if value is None
+        else SPARKS[min(len(SPARKS) - 1, max(0, int((value - low) / span * len(SPARKS))))]
+        for value in values
+    )
+
+
+@app.command("monitor")
+def monitor(
+    as_json: JsonOption = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Realised metrics of as-of dates from DATE on.")
+    ] = None,
+    backfill: Annotated[
+        str | None,
+        typer.Option(
+            "--backfill",
+            help="Log what production and its shadow would have predicted on each date since "
+            "START, from the data on disk (kept apart from live rows).",
+            metavar="START",
+        ),
+    ] = None,
+    run_now: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="Do the daily monitoring job now: log, join outcomes, drift, policies.",
+            metavar="",
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Run as if it were DATE, 22:30 UTC (the demo market ends there; a replay of "
+            "the daily job, one day at a time).",
+            metavar="DATE",
+        ),
+    ] = None,
+) -> None:
+    """How production really does: realised metrics, shadow, drift, freshness, actions."""
+    for value, option in ((since, "--since"), (backfill, "--backfill"), (as_of, "--as-of")):
+        if value is not None:
+            _check_date(value, option)
+    service = _service()
+    if as_of is not None:
+        from datetime import UTC, datetime
+
+        from .model_retraining import ModelRetrainingService
+
+        moment = datetime.fromisoformat(f"{as_of}T22:30:00").replace(tzinfo=UTC)
+        service = ModelRetrainingService(service.settings, clock=lambda: moment)
+    if backfill is not None:
+        import numpy as np
+
+        np.seterr(all="ignore")
+        done = service.monitor.backfill(backfill)
+        if as_json:
+            _print_json(done)
+        else:
+            first = ", ".join(f"{v} from {d or 'no date'}" for v, d in done["from"].items())
+            console.print(
+                f"backfilled {done['rows']} prediction(s) ({done['new']} new; {first}); "
+                f"{done['outcomes']} outcome(s) joined; see `monitor --since {backfill}` "
+                "for live rows, the API's /api/ml/monitoring/VERSION for backfilled ones"
+            )
+        return
+    if run_now or since is not None:
+        import numpy as np
+
+        np.seterr(all="ignore")
+    from .monitoring.report import monitoring_payload
+
+    payload = monitoring_payload(service, since=since, run_now=run_now)
+    if as_json:
+        _print_json(payload)
+        return
+    _print_monitoring(payload)
+
+
+def _check_date(value: str, option: str) -> None:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected a date like 2026-01-31, got {value!r}", param_hint=option
+        ) from None
+
+
+def _print_monitoring(payload: dict) -> None:
+    console.print(
+        f"production: {payload['production_version'] or 'none yet'}  "
+        f"shadow: {payload['shadow_version'] or 'none'}"
+    )
+    counts = payload["counts"]
+    if payload["empty"]:
+        console.print(payload["message"], soft_wrap=True)
+        return
+    console.print(
+        f"predictions logged: {counts['live']} live ({counts['with_outcome']} with outcome, "
+        f"{counts['pending']} waiting), {counts['backfill']} backfilled; "
+        f"report of {payload.get('snapshot_at') or 'never (run `monitor --run`)'}"
+    )
+    by_version = payload.get("by_version") or {}
+    windows = payload.get("windows") or {}
+    if by_version or windows:
+        table = _narrow_table("Realised metrics")
+        for column in (
+            "Rows of",
+            "Rows",
+            "Dates",
+            "Acc.",
+            "AUC",
+            "Brier",
+            "vs up",
+            "vs base",
+            "PT p",
+        ):
+            table.add_column(
+                column, no_wrap=True, justify="left" if column == "Rows of" else "right"
+            )
+        labelled = [(f"production, last {w} dates", m) for w, m in windows.items()]
+        labelled += [
+            (f"{version} ({_role(payload, version)})", m)
+            for version, m in sorted(by_version.items())
+        ]
+        for label, m in labelled:
+            table.add_row(
+                label,
+                str(m["rows"]),
+                str(m["dates"]),
+                _fmt(m["accuracy"], 3),
+                _fmt(m["roc_auc"], 3),
+                _fmt(m["brier"], 3),
+                _signed(m["edge_vs_always_up"]),
+                _signed(m["edge_vs_training_majority"]),
+                _fmt(m["pt_p_value"], 3),
+            )
+        console.print(table)
+    comparison = payload.get("comparison")
+    if comparison and comparison.get("rows"):
+        test = comparison["test"]
+        console.print(
+            f"same {comparison['rows']} rows: production "
+            f"{_fmt(comparison['production']['accuracy'], 3)} vs shadow "
+            f"{_fmt(comparison['shadow']['accuracy'], 3)}; difference "
+            f"{_signed(test['difference'])}, p {_fmt(test['p_value'], 3)} over {test['blocks']} "
+            f"block(s){' [red]SIGNIFICANTLY WORSE[/]' if test['significant'] else ''}"
+        )
+    claim = payload.get("claim")
+    if claim:
+        test = claim["test"]
+        console.print(
+            f"claim: holdout accuracy {_fmt(claim['claimed_accuracy'], 3)}, realised "
+            f"{_fmt(claim['realised_accuracy'], 3)} (p {_fmt(test['p_value'], 3)})"
+            f"{' [red]SIGNIFICANTLY BELOW[/]' if test['significant'] else ''}"
+        )
+    series = payload.get("series") or []
+    if series:
+        console.print(
+            f"daily accuracy {series[0]['as_of']} .. {series[-1]['as_of']} (0 to 1):",
+            highlight=False,
+        )
+        console.print(f"  production {sparkline([p['production_accuracy'] for p in series])}")
+        console.print(f"  shadow     {sparkline([p['shadow_accuracy'] for p in series])}")
+    drift = payload.get("drift")
+    if drift:
+        table = _narrow_table(
+            f"Drift: {drift['recent_start']}..{drift['recent_end']} against the training window "
+            f"{drift['reference_start']}..{drift['reference_end']}"
+        )
+        for column in ("Feature", "PSI", "Test", "Statistic", "p", "Drifted"):
+            table.add_column(column, no_wrap=True)
+        for feature in drift["features"]:
+            table.add_row(
+                feature["feature"],
+                _fmt(feature["psi"], 3),
+                feature["test"],
+                _fmt(feature["statistic"], 3),
+                _fmt(feature["p_value"], 3),
+                "[red]yes[/]" if feature["drifted"] else "no",
+            )
+        console.print(table)
+        console.print(
+            f"drift: {drift['drifted_features']} of {len(drift['features'])} features "
+            f"({'[red]drift[/]' if drift['drift'] else 'no drift'}); predicted up "
+            f"{_fmt(drift['predicted_up'], 3)} against a training base rate "
+            f"{_fmt(drift['training_base_rate'], 3)}"
+        )
+    freshness = payload.get("freshness")
+    if freshness:
+        stale = " [red]STALE[/]" if freshness["stale"] else ""
+        console.print(
+            f"data: newest bar {freshness['newest_bar']}, {freshness['age_days']} business "
+            f"day(s) old{stale}"
+        )
+    if payload.get("retrains_paused_at"):
+        console.print(
+            f"[yellow]scheduled retrains paused[/] until a bar newer than "
+            f"{payload['retrains_paused_at']} arrives"
+        )
+    for event in payload.get("events") or []:
+        console.print(
+            f"{event['at'][:16].replace('T', ' ')} {event['kind']}: {escape(event['reason'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _role(payload: dict, version: str) -> str:
+    if version == payload["production_version"]:
+        return "production"
+    return "shadow" if version == payload["shadow_version"] else "earlier"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
 
 
 @app.command("serve")

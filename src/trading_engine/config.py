@@ -323,6 +323,41 @@ class RetrainingSettings(Section):
         return value
 
 
+class MonitoringSettings(Section):
+    """Live monitoring (monitoring/): the prediction log, realised metrics, drift, policies."""
+
+    enabled: bool = True  # the daily monitoring job and logging after deploys and predictions
+    daily_hour: int = Field(22, ge=0, le=23)  # after the day's bars arrive
+    daily_minute: int = Field(30, ge=0, le=59)
+    windows: tuple[int, ...] = (21, 63)  # rolling windows of realised metrics, in as-of dates
+    series_days: int = Field(60, ge=5)  # as-of dates in the rolling series (sparklines)
+    # Drift: the newest `drift_window_days` dates against the production model's training window.
+    drift_window_days: int = Field(21, ge=1)
+    psi_bins: int = Field(10, ge=2, le=100)
+    psi_threshold: float = Field(0.2, gt=0)  # PSI above this: the feature drifted
+    small_sample: int = Field(1000, ge=10)  # up to this many recent rows: KS, else Wasserstein
+    ks_p_value: float = Field(0.05, gt=0, lt=1)  # KS p-value below this: drifted
+    wasserstein_threshold: float = Field(0.1, gt=0)  # in training standard deviations
+    drift_share: float = Field(0.5, gt=0, le=1)  # share of drifted features that is "drift"
+    predicted_up_tolerance: float = Field(0.25, gt=0, le=1)  # |share up - base rate| alert
+    # Policies, each recorded as a monitoring event, an alert and a Prometheus counter.
+    drift_retrain: bool = True  # drift: one out-of-cycle retrain a day, through every gate
+    compare_shadow: bool = True  # production significantly worse than its shadow: alert
+    compare_claim: bool = True  # production significantly worse than its holdout claim: alert
+    auto_rollback: bool = False  # ... and roll back through the normal rollback path
+    significance: float = Field(0.05, gt=0, lt=1)  # one-sided p-value of those tests
+    min_outcome_days: int = Field(25, ge=2)  # as-of dates with outcomes before any test
+    stale_days: int = Field(3, ge=1)  # business days without a new bar: stale
+    pause_on_stale: bool = True  # stale: alert and pause scheduled retrains until new data
+
+    @field_validator("windows")
+    @classmethod
+    def _check_windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(window < 1 for window in value):
+            raise ValueError("expected at least one window of 1 or more as-of dates")
+        return tuple(sorted(set(value)))
+
+
 class AlertSettings(Section):
     webhook_url: str | None = None  # POSTed a JSON body with a "text" field
     webhook_timeout_seconds: float = Field(5.0, gt=0)
@@ -389,6 +424,7 @@ class Settings(BaseSettings):
     paths: PathSettings = PathSettings()
     server: ServerSettings = ServerSettings()
     alerts: AlertSettings = AlertSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .data import MarketData
+    from .monitoring.monitor import Monitor
     from .service.runner import Runner
     from .service.serving import Predictor, ProductionModels
     from .training.model import StoredModel
@@ -104,6 +105,7 @@ class ModelRetrainingService:
         self._load = load or load_training_market
         self._production: ProductionModels | None = None
         self._runner: Runner | None = None
+        self._monitor: Monitor | None = None
         self._parts_lock = threading.Lock()
         self._scheduler: Any = None
 
@@ -117,6 +119,9 @@ class ModelRetrainingService:
         runner = getattr(self, "_runner", None)
         if runner is not None:
             runner.settings = settings
+        monitor = getattr(self, "_monitor", None)
+        if monitor is not None:
+            monitor.settings = settings
 
     @property
     def production(self) -> ProductionModels:
@@ -144,7 +149,48 @@ class ModelRetrainingService:
                     clock=self.clock,
                     load=self._load,
                 )
+                # Once after every deploy or rollback: the new production (and its shadow)
+                # predict today's bars into the prediction log.
+                self._runner.on_run.append(self._after_run)
+                self._runner.on_rollback.append(lambda result, metrics: self._after_change())
             return self._runner
+
+    @property
+    def monitor(self) -> Monitor:
+        """The live monitor (prediction log, outcomes, drift, policies), built on first use."""
+        runner, production = self.runner, self.production
+        with self._parts_lock:
+            if self._monitor is None:
+                from .monitoring.monitor import Monitor
+
+                self._monitor = Monitor(
+                    self.settings,
+                    self.registry,
+                    production,
+                    runner,
+                    self.alerts,
+                    clock=self.clock,
+                    load=self._load,
+                )
+            return self._monitor
+
+    def _after_run(self, run: RunRecord) -> None:
+        if run.outcome == "deployed":
+            self._after_change()
+
+    def _after_change(self) -> None:
+        if self.settings.monitoring.enabled:
+            self.monitor.after_change()
+
+    def run_monitoring(self, origin: str = "manual") -> dict[str, Any]:
+        """What the daily monitoring job does, now: log, join outcomes, measure, act."""
+        return self.monitor.run(origin)
+
+    def monitoring_snapshot(self) -> dict[str, Any] | None:
+        """The last report the monitoring job stored (no numpy: read commands stay light)."""
+        from .store.predictions import PredictionLog
+
+        return PredictionLog(self.registry.db).latest_snapshot() if self.registry.ensure() else None
 
     # -- events -----------------------------------------------------------------------------
     @property
@@ -309,6 +355,20 @@ class ModelRetrainingService:
 
     def _scheduled(self, full: bool) -> None:
         trigger = "scheduled-weekly" if full else "scheduled-daily"
+        from .store.predictions import PredictionLog
+
+        try:
+            paused = PredictionLog(self.registry.db).paused_at() if self.registry.ensure() else None
+        except StoreUnavailable:
+            paused = None
+        if paused is not None:
+            logger.warning(
+                "%s retrain paused: the data is stale (newest bar %s); it resumes when a newer "
+                "bar arrives",
+                trigger,
+                paused,
+            )
+            return
         try:
             self.start_retrain_job(full=full, trigger=trigger)
         except AlreadyRunning:
@@ -344,6 +404,15 @@ class ModelRetrainingService:
             kwargs={"full": True},
             **common,
         )
+        monitoring = self.settings.monitoring
+        if monitoring.enabled:
+            scheduler.add_job(
+                self._scheduled_monitoring,
+                schedule.monitoring_trigger(self.settings),
+                id=schedule.MONITOR_JOB,
+                name="Daily monitoring",
+                **common,
+            )
         missed = self.missed_run()
         if missed:
             logger.info("a scheduled %s retrain was missed; running it once now", missed)
@@ -361,6 +430,12 @@ class ModelRetrainingService:
     @property
     def scheduler_running(self) -> bool:
         return bool(self._scheduler is not None and self._scheduler.running)
+
+    def _scheduled_monitoring(self) -> None:
+        try:
+            self.monitor.run("scheduled")
+        except Exception:  # the scheduler must keep running whatever one day's job met
+            logger.exception("the daily monitoring job failed")
 
     def stop_scheduler(self) -> None:
         if self._scheduler is not None and self._scheduler.running:

@@ -57,6 +57,58 @@ PREDICTION_LATENCY = Histogram(
     registry=REGISTRY,
 )
 
+REALISED = Gauge(
+    "trading_engine_realised_metric",
+    "Realised metrics of logged predictions whose outcome is known, by role (production or "
+    "shadow, on the same rows) and metric (accuracy, roc_auc)",
+    ["role", "metric"],
+    registry=REGISTRY,
+)
+MAX_PSI = Gauge(
+    "trading_engine_drift_max_psi",
+    "Largest population stability index of any feature, recent window against training",
+    registry=REGISTRY,
+)
+DATA_AGE = Gauge(
+    "trading_engine_data_age_days",
+    "Business days since the newest bar of the market data",
+    registry=REGISTRY,
+)
+MONITOR_ACTIONS = Counter(
+    "trading_engine_monitoring_actions_total",
+    "Actions of the monitoring policies (drift_retrain, worse_than_shadow, worse_than_claim, "
+    "stale_data, retrains_resumed, rollback)",
+    ["action"],
+    registry=REGISTRY,
+)
+
+
+def observe_monitoring(report: dict[str, Any]) -> None:
+    """Set the monitoring gauges from a monitoring report (absent figures are left alone)."""
+    comparison = report.get("comparison") or {}
+    windows = report.get("windows") or {}
+    sources = {
+        "production": comparison.get("production")
+        if comparison.get("rows")
+        else (next(iter(windows.values()), None) if windows else None),
+        "shadow": comparison.get("shadow") if comparison.get("rows") else None,
+    }
+    for role, figures in sources.items():
+        for metric in ("accuracy", "roc_auc"):
+            value = (figures or {}).get(metric)
+            if isinstance(value, int | float):
+                REALISED.labels(role=role, metric=metric).set(value)
+    drift = report.get("drift") or {}
+    if isinstance(drift.get("max_psi"), int | float):
+        MAX_PSI.set(drift["max_psi"])
+    freshness = report.get("freshness") or {}
+    if isinstance(freshness.get("age_days"), int | float):
+        DATA_AGE.set(freshness["age_days"])
+
+
+def observe_action(action: str) -> None:
+    MONITOR_ACTIONS.labels(action=action).inc()
+
 
 def set_model_metrics(metrics: dict[str, Any]) -> None:
     for key in METRIC_KEYS:
@@ -93,6 +145,14 @@ def initialize_metrics(service: ModelRetrainingService) -> None:
         service.on_run.append(observe_run)
     if observe_rollback not in service.on_rollback:
         service.on_rollback.append(observe_rollback)
+    snapshot = service.monitoring_snapshot()
+    if snapshot:
+        observe_monitoring(snapshot)
+    monitor = service.monitor
+    if observe_monitoring not in monitor.on_report:
+        monitor.on_report.append(observe_monitoring)
+    if observe_action not in monitor.on_action:
+        monitor.on_action.append(observe_action)
 
 
 def render() -> tuple[bytes, str]:

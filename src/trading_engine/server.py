@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from . import __version__, prom_metrics
-from .api import errors, models, retraining, system
+from .api import errors, models, monitoring, retraining, system
 from .api.guard import BodyLimit, WriteGuard
 from .config import Settings, get_settings
 from .errors import ConfigError, TradingEngineError
@@ -94,7 +94,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(WriteGuard, settings=settings.server)
 
-    for router in (retraining.router, models.router, system.router):
+    for router in (retraining.router, models.router, monitoring.router, system.router):
         app.include_router(router)
     return app
 

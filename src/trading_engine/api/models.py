@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from fastapi import APIRouter
 
 from .. import prom_metrics
+from ..errors import StoreUnavailable
 from .deps import PredictorDep, ServiceDep
 from .schemas import Message, ModelInfo, PredictRequest, PredictResponse, VersionsResponse
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/ml", tags=["models"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}, 503: {"model": Message}}
 
@@ -44,9 +47,13 @@ def model_versions(service: ServiceDep) -> VersionsResponse:
 
 
 @router.post("/predict", response_model=PredictResponse, responses=NOT_FOUND)
-def predict(request: PredictRequest, predictor: PredictorDep) -> dict:
+def predict(request: PredictRequest, predictor: PredictorDep, service: ServiceDep) -> dict:
     started = time.perf_counter()
     predictions = predictor.predict(request.tickers)
+    try:  # into the prediction log; a store that cannot be written never fails a prediction
+        service.monitor.log_served(predictions, "api")
+    except StoreUnavailable as error:
+        logger.warning("prediction not logged: %s", error)
     prom_metrics.PREDICTIONS.inc(len(predictions))
     prom_metrics.PREDICTION_LATENCY.observe(time.perf_counter() - started)
     return {"predictions": predictions}

@@ -63,6 +63,10 @@ class Runner:
         self.on_run: list[RunListener] = []
         self.on_rollback: list[RollbackListener] = []
         self._threads: list[threading.Thread] = []
+        # The market the last retrain loaded, with its day: the monitor logs the new
+        # production's predictions from it after a deploy instead of loading (downloading) it
+        # again.
+        self.last_market: tuple[np.datetime64, MarketData] | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -176,6 +180,7 @@ class Runner:
             progress("loading market data", 0, 1)
             today = np.datetime64(started.date(), "D")
             market = self._load(self.settings, today)
+            self.last_market = (today, market)
             run = run.model_copy(
                 update={
                     "data_findings": len(market.report.findings),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from ..config import ScheduleSettings
+from ..config import ScheduleSettings, Settings
 
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
 DAILY_JOB, WEEKLY_JOB, CATCH_UP_JOB = "daily_retrain", "weekly_full_retrain", "catch_up_retrain"
+MONITOR_JOB = "daily_monitoring"
 Missed = Literal["daily", "full"]
 
 
@@ -28,6 +29,18 @@ def triggers(schedule: ScheduleSettings) -> tuple[CronTrigger, CronTrigger]:
         **zone,
     )
     return daily, weekly
+
+
+def monitoring_trigger(settings: Settings) -> CronTrigger:
+    """The daily monitoring job: after the day's bars arrive (monitoring.daily_hour)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    zone = settings.retraining.schedule.timezone
+    return CronTrigger(
+        hour=settings.monitoring.daily_hour,
+        minute=settings.monitoring.daily_minute,
+        **({"timezone": zone} if zone else {}),
+    )
 
 
 def next_daily_run(schedule: ScheduleSettings, now: datetime) -> datetime | None:

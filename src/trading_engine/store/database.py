@@ -1,9 +1,10 @@
 """The store of record: one SQLite file, ``models/registry.sqlite`` (WAL, synchronous FULL).
 
 It holds the runs, the deployment timeline, the jobs, the known model versions with their
-checksums, the production/backup pointers and the writer's lease. A deploy or a rollback is
-one transaction: the commit is the moment it happened. Every other file in ``models/`` is
-derived from these tables (see ``registry.py``).
+checksums, the production/backup pointers, the writer's lease and (schema 2) the monitoring
+tables: the prediction log, the monitoring events and snapshots (see ``predictions.py``).
+A deploy or a rollback is one transaction: the commit is the moment it happened. Every other
+file in ``models/`` is derived from these tables (see ``registry.py``).
 
 Each call opens its own connection (cheap, and safe from any thread); a read-only folder falls
 back to an immutable read so status and history still answer.
@@ -15,15 +16,51 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UNAVAILABLE_ERRNOS, AlreadyRunning, StoreUnavailable
 from ..records import Deployment, Job, RunRecord
 
-SCHEMA_VERSION = "1"
-SCHEMA = """
+SCHEMA_VERSION = "2"  # 2: the monitoring tables; `upgrade` adds them to a version-1 store
+# One row per (version, ticker, as-of date, source): logging the same prediction twice (the
+# daily job, then a client asking) keeps the first. `up` is the outcome, filled when
+# close[as_of + horizon] is known; backfilled rows (source 'backfill') never mix with live ones.
+MONITORING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    version TEXT NOT NULL,
+    ticker TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('live', 'backfill')),
+    role TEXT NOT NULL CHECK (role IN ('production', 'shadow')),
+    horizon INTEGER NOT NULL,
+    probability REAL NOT NULL,
+    origin TEXT NOT NULL,
+    logged_at TEXT NOT NULL,
+    up INTEGER,
+    PRIMARY KEY (version, ticker, as_of, source)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS predictions_pending ON predictions(source, up, as_of);
+CREATE INDEX IF NOT EXISTS predictions_day ON predictions(source, as_of);
+CREATE INDEX IF NOT EXISTS predictions_row ON predictions(ticker, as_of, horizon);
+CREATE TABLE IF NOT EXISTS monitor_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    version TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS monitor_events_kind ON monitor_events(kind, day);
+CREATE TABLE IF NOT EXISTS monitor_snapshots (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS versions (
     version TEXT PRIMARY KEY,
@@ -63,6 +100,8 @@ CREATE TABLE IF NOT EXISTS lease (
     since TEXT NOT NULL
 );
 """
+    + MONITORING_SCHEMA
+)
 
 
 def _process_start(pid: int) -> str | None:
@@ -160,6 +199,10 @@ class Database:
         finally:
             connection.close()
 
+    def reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A connection to read with (WAL; immutable in a read-only folder)."""
+        return self._reading()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic, durable write: everything inside commits together or not at all."""
@@ -204,6 +247,24 @@ class Database:
             raise _unavailable(self.path, error) from None
         finally:
             connection.close()
+
+    def upgrade(self) -> bool:
+        """Bring an older store to ``SCHEMA_VERSION`` (new tables only); True when it did."""
+        if self.get_meta("schema_version") == SCHEMA_VERSION:
+            return False
+        with self.transaction() as connection:
+            for statement in MONITORING_SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            self.set_meta(connection, "schema_version", SCHEMA_VERSION)
+        return True
+
+    def has_table(self, name: str) -> bool:
+        with self._reading() as connection:
+            row = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+        return row is not None
 
     def check(self) -> None:
         """Raise ``sqlite3.DatabaseError`` when the file is not a readable store."""

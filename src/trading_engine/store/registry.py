@@ -58,6 +58,7 @@ from .container import Container, file_digest, unpack
 from .database import (
     ACTIVE_LEASES,
     DEAD_RUN,
+    SCHEMA_VERSION,
     Database,
     VersionRow,
     is_alive,
@@ -186,12 +187,22 @@ class ModelRegistry:
             if not self.db.exists() or self.db.get_meta("initialized") is None:
                 self.db.create()
                 self._import_files()
+            else:
+                self._upgrade()
         except StoreUnavailable:
             if not self.db.exists():
                 return False
             raise
         self._ready = True
         return True
+
+    def _upgrade(self) -> None:
+        """Add the tables of a newer schema; a read-only store keeps answering without them."""
+        try:
+            if self.db.upgrade():
+                self._repair(f"{self.db.path.name} upgraded to schema version {SCHEMA_VERSION}")
+        except StoreUnavailable as error:
+            logger.info("store not upgraded (%s); monitoring reads as empty", error)
 
     def _require(self) -> None:
         if not self.ensure():
