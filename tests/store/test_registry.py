@@ -85,6 +85,14 @@ def test_checksum_is_verified_on_load(registry):
         decode_model(bytes(data), "prod")
 
 
+def test_a_healthy_production_file_is_served_as_it_is_with_no_problem(registry):
+    # Negative control for the test below: a spurious problem here is an alert on every deploy.
+    first, second = deploy(registry, 0), deploy(registry, 1)
+    served, problems = registry.production_bytes()
+    assert (served.version, served.source, problems) == (second, registry.prod_path, [])
+    assert first != second
+
+
 def test_a_corrupt_production_file_is_served_around_then_quarantined_and_restored(
     registry, repairs
 ):

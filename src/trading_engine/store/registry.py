@@ -457,12 +457,14 @@ class ModelRegistry:
         self.on_repair(Repair(message, alert))
 
     # -- reading ---------------------------------------------------------------------------
-    def verified_bytes(self, version: str) -> ModelBytes | None:
-        """An intact copy of ``version``: its version file, else a role file holding it."""
+    def verified_bytes(self, version: str, *, prefer: Path | None = None) -> ModelBytes | None:
+        """An intact copy of ``version``: ``prefer`` (a role file), else its version file, else
+        a role file holding it."""
         row = self.db.version(version)
         if row is None:
             return None
-        for path in (self.version_path(version), self.prod_path, self.backup_path):
+        paths = (self.version_path(version), self.prod_path, self.backup_path)
+        for path in dict.fromkeys((prefer, *paths) if prefer else paths):
             try:
                 data = path.read_bytes()
             except OSError:
@@ -490,7 +492,7 @@ class ModelRegistry:
             version = pointers.get(role)
             if version is None:
                 continue
-            good = self.verified_bytes(version)
+            good = self.verified_bytes(version, prefer=self.role_path(role))
             if good is not None:
                 if good.source != self.role_path(role) and role == "production":
                     problems.append(
