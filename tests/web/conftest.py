@@ -12,7 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import SMALL
+from tests.api.conftest import (  # the API tests' fixtures, reused here
+    SMALL,
+    client,  # noqa: F401
+    make_client,  # noqa: F401
+    trained,  # noqa: F401
+)
 from tests.conftest import TODAY
 from tests.helpers import ENTRY_POINT, SOURCE, free_port, run_cli, wait_until_serving
 
