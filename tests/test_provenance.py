@@ -95,12 +95,13 @@ def test_a_rejection_says_in_words_what_the_candidate_did(tmp_path, market):
     service = folder_service(tmp_path, market, min_accuracy=0.99)
     run = service.run_retrain()
     assert run.outcome == "rejected"
-    assert "failed gate(s): min_accuracy" in run.reason
+    failed = run.reason.split(": ")[1].split(", ")  # "failed gate(s): a, b: in words..."
+    assert run.reason.startswith("failed gate(s): ") and "min_accuracy" in failed
     assert "it predicts up for" in run.reason and "for always-up" in run.reason
     assert "of training labels were up" in run.reason and "AUC" in run.reason
     assert "expected by guessing up as often at random (p " in run.reason
     forced = service.run_retrain(force=True)
-    assert "failed gate(s) min_accuracy overridden" in forced.reason
+    assert f"failed gate(s) {', '.join(failed)} overridden" in forced.reason
 
 
 def test_the_cli_shows_findings_data_and_fits_80_columns(tmp_path, market, capsys, monkeypatch):

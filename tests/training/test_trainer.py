@@ -132,9 +132,16 @@ def test_demo_candidate_passes_every_gate(demo_result):
     assert demo_result.model.train_end == metrics["train_end"]
 
 
+def previous_regime(dataset):
+    """Rows of the regime before the last change only: a model that never saw the new form."""
+    regimes = DemoMarket(end=str(TODAY)).regimes()
+    return dataset.take(
+        (dataset.dates >= regimes[-2].start) & (dataset.label_end < regimes[-1].start)
+    )
+
+
 def test_model_trained_before_the_regime_change_fails_after_it(demo_dataset, retraining):
-    regime = DemoMarket(end=str(TODAY)).regime_date()
-    before = demo_dataset.take(demo_dataset.label_end < regime)
+    before = previous_regime(demo_dataset)
     old = train_and_evaluate(before, None, retraining).model
     metrics, gates = score_model(old, demo_dataset, retraining)
     assert metrics["accuracy"] < 0.5
@@ -142,8 +149,7 @@ def test_model_trained_before_the_regime_change_fails_after_it(demo_dataset, ret
 
 
 def test_production_is_rescored_on_rows_it_never_saw(demo_dataset, retraining):
-    regime = DemoMarket(end=str(TODAY)).regime_date()
-    old = train_and_evaluate(demo_dataset.take(demo_dataset.label_end < regime), None, retraining)
+    old = train_and_evaluate(previous_regime(demo_dataset), None, retraining)
     result = train_and_evaluate(demo_dataset, old.model, retraining)
     comparison = result.comparison
     assert comparison.source == "paired" and comparison.days == 63
@@ -195,6 +201,23 @@ def test_force_deploys_but_says_it_was_forced(demo_dataset, retraining):
 def test_same_data_same_seed_same_model(demo_dataset, demo_result, retraining):
     again = train_and_evaluate(demo_dataset, None, retraining)
     assert again.metrics == demo_result.metrics
+
+
+def test_folds_fitted_side_by_side_equal_folds_fitted_one_by_one(
+    demo_dataset, demo_result, retraining
+):
+    # By default the folds are fitted at once, one LightGBM thread each; with one thread set,
+    # one after the other. Each fold sees the same rows and parameters either way.
+    lightgbm = retraining.lightgbm.model_copy(update={"num_threads": 1})
+    one_by_one = train_and_evaluate(
+        demo_dataset, None, retraining.model_copy(update={"lightgbm": lightgbm})
+    )
+    assert [fold.metrics for fold in one_by_one.folds] == [
+        fold.metrics for fold in demo_result.folds
+    ]
+    assert [fold.best_iteration for fold in one_by_one.folds] == [
+        fold.best_iteration for fold in demo_result.folds
+    ]
 
 
 def test_rows_cannot_be_shuffled_across_dates(demo_dataset):

@@ -1,22 +1,30 @@
-"""The built-in demo market: deterministic, offline, with a learnable signal that drifts.
+"""The built-in demo market: deterministic, offline, prefix-stable, with a signal that drifts.
 
 Each ticker's daily log return is ``drift + noise``. The drift is a feedback on the ticker's
-own last ``lookback`` returns, standardised and squashed with tanh, and its *sign flips at the
-regime date* (concept drift):
+own last ``lookback`` returns, standardised and squashed with tanh, and its *form switches at
+every regime change* (concept drift), over and over:
 
-* before it, a **trend** market: recent gains tend to continue (``+trend_strength``);
-* from it on, a **reversal** market with ``post_regime_volatility`` times the noise: recent
-  gains tend to be given back (``-reversal_strength``).
+* a **trend** regime: recent gains tend to continue (``+trend_strength``);
+* a **reversal** regime with ``reversal_volatility`` times the noise: recent gains tend to be
+  given back (``-reversal_strength``).
 
-A weak pull toward a slowly rising anchor keeps prices in a realistic range, and a common
-market factor correlates tickers. Volume rises with the size of the day's move.
+The market starts on a fixed date (``ORIGIN``) and runs up to ``end`` (or the clock's today);
+``n_days`` is only the window handed out, the newest bars. Every random draw belongs to a
+block of ``BLOCK_DAYS`` dates counted from the origin and seeded by (seed, block), and the
+regime calendar depends on the seed only, so **the bars of a date are the same whatever day the
+market is generated on**: a daily retrain on the demo sees yesterday's history plus one new day,
+as it would with a real feed, and a replay of the past sees the past a live run saw.
 
-Calibration (50 tickers, 1512 business days, regime 378 days before the end, measured with
-``tests/training`` and ``bench``): a LightGBM model trained on the whole period and judged on
-the last 63 days reaches accuracy and F1 of about 0.77, which clears the seed's gates
-(F1 > 0.65, accuracy > 0.70); a model trained only on rows before the regime date scores about
-0.25 there. The signal is deliberately far stronger than any real market's, so that the
-product's story (retraining matters) shows on a laptop; real data will not look like this.
+Regimes last ``regime_days`` (12-18 months of business days, drawn from the seed), the first
+one ``first_regime_days``: at any date there is a change at most 18 months back.
+
+Calibration (50 tickers, 1512 business days to 2026-11-24, measured with ``tests/training``
+and ``bench``): a LightGBM model trained on the whole period (which has seen both forms, told
+apart by the noise level) and judged on the last 63 days reaches accuracy and F1 of about
+0.77, which clears the seed's gates (F1 > 0.65, accuracy > 0.70); a model trained only on the
+regime before the last change scores well under 0.5 after it. The signal is deliberately far
+stronger than any real market's, so that the product's story (retraining matters) shows on a
+laptop; real data will not look like this.
 """
 
 from __future__ import annotations
@@ -28,57 +36,116 @@ import numpy as np
 
 from .market import MarketData, PriceHistory, QualityReport, as_day
 
+ORIGIN = np.datetime64("2010-01-01")  # the demo market's first bar, whatever today is
+BLOCK_DAYS = 256  # random draws come in blocks of this many dates, each seeded on its own
+TREND, REVERSAL = "trend", "reversal"
+
+
+@dataclass(frozen=True)
+class Regime:
+    start: np.datetime64  # first date of the regime
+    form: str  # TREND or REVERSAL
+
 
 @dataclass(frozen=True)
 class DemoMarket:
     """Parameters of the generated market. Same parameters, same prices, on any machine."""
 
-    n_days: int = 1512  # six years of business days: five for training plus feature warm-up
+    n_days: int = 1512  # the newest bars handed out: five years for training plus warm-up
     end: str | None = None  # last business day (ISO date); None = the last one on or before today
-    regime_days_before_end: int = 378  # the sign of the signal flips this many days before `end`
-    trend_strength: float = 1.3  # drift per unit of noise before the regime date
-    reversal_strength: float = 1.3  # drift per unit of noise after it
+    regime_days: tuple[int, int] = (252, 378)  # each regime lasts 12-18 months of business days
+    first_regime_days: int = 630  # the first regime, from the origin
+    trend_strength: float = 1.5  # drift per unit of noise in a trend regime
+    reversal_strength: float = 1.5  # drift per unit of noise in a reversal regime
     lookback: int = 10  # days of own returns the drift reacts to
     volatility: float = 0.015  # typical daily noise (each ticker draws its own around it)
-    post_regime_volatility: float = 1.8  # noise multiplier after the regime date
+    reversal_volatility: float = 1.8  # noise multiplier in a reversal regime
     market_correlation: float = 0.3  # weight of the common market factor in the noise
     anchor_pull: float = 0.02  # daily pull of log price toward its slow anchor
     seed: int = 7
 
-    def dates(self, today: np.datetime64 | None = None) -> np.ndarray:
+    def last_day(self, today: np.datetime64 | None = None) -> np.datetime64:
         end = as_day(self.end or today or np.datetime64("today"))
-        last = np.busday_offset(end, 0, roll="backward")
-        return np.busday_offset(last, np.arange(-self.n_days + 1, 1), roll="backward").astype(
-            "datetime64[D]"
-        )
+        return np.busday_offset(end, 0, roll="backward")
+
+    def all_dates(self, today: np.datetime64 | None = None) -> np.ndarray:
+        """Every business day from the origin to the last day."""
+        last = self.last_day(today)
+        if last < ORIGIN:
+            raise ValueError(f"the demo market starts on {ORIGIN}; end {last} is before it")
+        count = int(np.busday_count(ORIGIN, last)) + 1
+        return np.busday_offset(ORIGIN, np.arange(count), roll="forward").astype("datetime64[D]")
+
+    def dates(self, today: np.datetime64 | None = None) -> np.ndarray:
+        """The dates handed out: the newest ``n_days`` business days up to the last day."""
+        every = self.all_dates(today)
+        if len(every) < self.n_days:
+            raise ValueError(
+                f"n_days {self.n_days} reaches before the demo market's origin {ORIGIN} "
+                f"(only {len(every)} business days up to {every[-1]})"
+            )
+        return every[len(every) - self.n_days :]
+
+    def _regime_starts(self, n_dates: int) -> np.ndarray:
+        """Index (from the origin) of each regime's first date, covering ``n_dates`` dates."""
+        rng = np.random.default_rng([self.seed, 0x5E6])
+        starts = [0, self.first_regime_days]
+        low, high = self.regime_days
+        while starts[-1] < n_dates:
+            starts.append(starts[-1] + int(rng.integers(low, high + 1)))
+        return np.array(starts[:-1] if starts[-1] >= n_dates else starts)
+
+    def regimes(self, today: np.datetime64 | None = None) -> list[Regime]:
+        """Every regime that began by the last day, oldest first (forms alternate)."""
+        every = self.all_dates(today)
+        return [
+            Regime(every[start], TREND if k % 2 == 0 else REVERSAL)
+            for k, start in enumerate(self._regime_starts(len(every)))
+            if start < len(every)
+        ]
 
     def regime_date(self, today: np.datetime64 | None = None) -> np.datetime64:
-        return self.dates(today)[self.n_days - self.regime_days_before_end]
+        """The most recent regime change on or before the last day."""
+        return self.regimes(today)[-1].start
+
+    def _block(self, block: int, n_tickers: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, block])
+        shape = (BLOCK_DAYS, n_tickers)
+        return {
+            "idiosyncratic": rng.standard_normal(shape),
+            "market": rng.standard_normal(BLOCK_DAYS),
+            "open": rng.normal(0, 0.002, shape),
+            "high": np.abs(rng.normal(0, 0.005, shape)),
+            "low": np.abs(rng.normal(0, 0.005, shape)),
+            "volume": rng.normal(0, 0.3, shape),
+        }
 
     def generate(self, tickers: Sequence[str], *, today: np.datetime64 | None = None) -> MarketData:
         """OHLCV for ``tickers`` (each ticker's path depends on the seed and its position)."""
         if self.n_days < 2:
             raise ValueError(f"n_days must be >= 2, got {self.n_days}")
-        dates = self.dates(today)
-        n_days, n_tickers = self.n_days, len(tickers)
+        every = self.all_dates(today)
+        window = self.dates(today)
+        n_dates, n_tickers = len(every), len(tickers)
         rng = np.random.default_rng(self.seed)
         noise_scale = self.volatility * np.exp(rng.normal(0.0, 0.25, n_tickers))
-        idiosyncratic = rng.standard_normal((n_days, n_tickers))
-        market = rng.standard_normal(n_days)[:, None]
-        shocks = (
-            np.sqrt(1.0 - self.market_correlation**2) * idiosyncratic
-            + self.market_correlation * market
-        )
         log_price = np.log(rng.uniform(20.0, 300.0, n_tickers))
+        blocks = [self._block(b, n_tickers) for b in range(-(-n_dates // BLOCK_DAYS))]
+        draws = {key: np.concatenate([b[key] for b in blocks])[:n_dates] for key in blocks[0]}
+        shocks = (
+            np.sqrt(1.0 - self.market_correlation**2) * draws["idiosyncratic"]
+            + self.market_correlation * draws["market"][:, None]
+        )
+        reversal = np.zeros(n_dates, dtype=bool)
+        for k, start in enumerate(self._regime_starts(n_dates)):
+            reversal[start:] = k % 2 == 1
         anchor = log_price.copy()
-        regime_start = n_days - self.regime_days_before_end
-        returns = np.zeros((n_days, n_tickers))
-        log_prices = np.empty((n_days, n_tickers))
+        returns = np.zeros((n_dates, n_tickers))
+        log_prices = np.empty((n_dates, n_tickers))
         window_sum = np.zeros(n_tickers)
-        for t in range(n_days):  # a recursion in time; vectorised across tickers
-            trend_regime = t < regime_start
-            scale = noise_scale if trend_regime else noise_scale * self.post_regime_volatility
-            strength = self.trend_strength if trend_regime else -self.reversal_strength
+        for t in range(n_dates):  # a recursion in time; vectorised across tickers
+            scale = noise_scale * self.reversal_volatility if reversal[t] else noise_scale
+            strength = -self.reversal_strength if reversal[t] else self.trend_strength
             standardised = window_sum / (noise_scale * np.sqrt(self.lookback))
             drift = strength * scale * np.tanh(standardised)
             drift -= self.anchor_pull * (log_price - anchor - 0.0003 * t)
@@ -89,14 +156,21 @@ class DemoMarket:
             if t >= self.lookback:
                 window_sum -= returns[t - self.lookback]
         close = np.exp(log_prices)
-        open_ = np.vstack([close[:1], close[:-1]]) * np.exp(rng.normal(0, 0.002, close.shape))
-        high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.005, close.shape)))
-        low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.005, close.shape)))
+        open_ = np.vstack([close[:1], close[:-1]]) * np.exp(draws["open"])
+        high = np.maximum(open_, close) * np.exp(draws["high"])
+        low = np.minimum(open_, close) * np.exp(-draws["low"])
         move = np.abs(returns) / noise_scale
-        volume = np.round(np.exp(13.0 + 0.3 * move + rng.normal(0, 0.3, close.shape)))
+        volume = np.round(np.exp(13.0 + 0.3 * move + draws["volume"]))
+        keep = slice(n_dates - len(window), n_dates)
         histories = {
             ticker: PriceHistory(
-                ticker, dates, open_[:, i], high[:, i], low[:, i], close[:, i], volume[:, i]
+                ticker,
+                window,
+                open_[keep, i],
+                high[keep, i],
+                low[keep, i],
+                close[keep, i],
+                volume[keep, i],
             )
             for i, ticker in enumerate(tickers)
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,22 @@ def _date_range(dates: np.ndarray) -> tuple[str, str]:
     return (str(dates.min()), str(dates.max())) if len(dates) else ("", "")
 
 
+def fold_workers(params: dict, folds: int, settings: RetrainingSettings) -> tuple[int, dict]:
+    """How many folds to fit at once, and the LightGBM parameters of each.
+
+    With the thread count left to us (``num_threads = 0``), folds are fitted side by side, one
+    LightGBM thread each, as many as there are cores. On a few tens of thousands of rows a
+    tree's parallel regions are too short for several threads to pay off (two threads fit a
+    fold 1.3x faster than one, two folds side by side 2x), and single-threaded fits meet no
+    OpenMP barrier at which to wait for a core another process holds. Each fold's result does
+    not depend on this choice: every fold is fitted with one thread either way.
+    """
+    cores = os.cpu_count() or 1
+    if settings.lightgbm.num_threads or cores == 1 or folds < 2:
+        return 1, params
+    return min(cores, folds), {**params, "num_threads": 1}
+
+
 def cross_validate(
     booster: FoldTrainer,
     dates: np.ndarray,
@@ -150,30 +167,42 @@ def cross_validate(
     progress: Progress = no_progress,
 ) -> list[FoldResult]:
     """Purged walk-forward folds over the development rows."""
-    folds = []
-    for fold, (train, test) in enumerate(splitter.split(dates, label_end)):
-        progress("walk-forward fold", fold, splitter.n_splits)
+    splits = list(splitter.split(dates, label_end))
+    matrix = booster.data.get_data()
+    assert isinstance(matrix, np.ndarray)  # FoldTrainer keeps it (free_raw_data=False)
+    workers, fold_params = fold_workers(params, len(splits), booster.settings)
+
+    def fit_fold(fold: int, train: np.ndarray, test: np.ndarray) -> FoldResult:
         fit_local, stop_local = splitter.inner_validation(
             dates[train], label_end[train], booster.settings.early_stopping_days
         )
-        model = booster.fit(train[fit_local], train[stop_local], params)
-        matrix = booster.data.get_data()
-        assert isinstance(matrix, np.ndarray)  # FoldTrainer keeps it (free_raw_data=False)
-        probability = model.predict(matrix[test], num_iteration=model.best_iteration)
+        model = booster.fit(train[fit_local], train[stop_local], fold_params)
+        probability = model.predict(matrix[test], num_iteration=model.best_iteration, num_threads=1)
         assert isinstance(probability, np.ndarray)  # dense input: never a list or sparse matrix
-        folds.append(
-            FoldResult(
-                fold=fold,
-                train_rows=len(train),
-                test_rows=len(test),
-                train_dates=_date_range(dates[train]),
-                test_dates=_date_range(dates[test]),
-                best_iteration=model.best_iteration,
-                rounds_trained=model.current_iteration(),
-                metrics=classification_metrics(y[test], probability),
-            )
+        return FoldResult(
+            fold=fold,
+            train_rows=len(train),
+            test_rows=len(test),
+            train_dates=_date_range(dates[train]),
+            test_dates=_date_range(dates[test]),
+            best_iteration=model.best_iteration,
+            rounds_trained=model.current_iteration(),
+            metrics=classification_metrics(y[test], probability),
         )
-    return folds
+
+    if workers == 1:
+        folds = []
+        for fold, (train, test) in enumerate(splits):
+            progress("walk-forward fold", fold, len(splits))
+            folds.append(fit_fold(fold, train, test))
+        return folds
+    # LightGBM releases the GIL while it trains, so threads are enough; results keep fold order.
+    with ThreadPoolExecutor(workers, thread_name_prefix="fold") as pool:
+        futures = [pool.submit(fit_fold, fold, *split) for fold, split in enumerate(splits)]
+        for fold, future in enumerate(futures):
+            progress("walk-forward fold", fold, len(splits))
+            future.result()
+    return [future.result() for future in futures]
 
 
 def compare_with_production(
