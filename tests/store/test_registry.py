@@ -93,6 +93,13 @@ def test_a_healthy_production_file_is_served_as_it_is_with_no_problem(registry):
     assert first != second
 
 
+def test_one_version_is_described_as_the_list_describes_it(registry):
+    deploy(registry, 0), deploy(registry, 1)
+    listed = registry.versions()
+    assert [registry.version_info(info.version) for info in listed] == listed
+    assert registry.version_info("20200101_000000") is None
+
+
 def test_a_corrupt_production_file_is_served_around_then_quarantined_and_restored(
     registry, repairs
 ):

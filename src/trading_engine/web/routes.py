@@ -71,8 +71,7 @@ def page(
         },
         status_code=status_code,
     )
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+    timed(response, started)
     return response
 
 
@@ -148,7 +147,13 @@ def alerts_page(request: Request, service: ServiceDep) -> HTMLResponse:
 @router.get("/ui/jobs/{job_id}", response_class=HTMLResponse)
 def job_panel(job_id: str, request: Request, service: ServiceDep) -> HTMLResponse:
     """A job's panel, polled by htmx every second until the job ends."""
+    started = time.perf_counter()
     view = views.job(service, job_id)
-    return templates.TemplateResponse(
-        request, "_job.html", {"view": view, "job_id": job_id}, status_code=200
-    )
+    response = templates.TemplateResponse(request, "_job.html", {"view": view, "job_id": job_id})
+    timed(response, started)
+    return response
+
+
+def timed(response: HTMLResponse, started: float) -> None:
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"

@@ -356,8 +356,7 @@ class VersionView:
 
 
 def version(service: ModelRetrainingService, version_id: str) -> VersionView | None:
-    infos = {info.version: info for info in versions(service)}
-    info = infos.get(version_id)
+    info = service.registry.version_info(version_id)
     if info is None:
         return None
     metadata = service.registry.version_metadata(version_id) or {}
