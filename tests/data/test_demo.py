@@ -81,9 +81,10 @@ def test_bars_of_a_date_do_not_depend_on_the_day_the_market_is_generated():
         grown = one_day_more.histories[ticker]
         np.testing.assert_array_equal(grown.close[:-1], new.close)
         assert grown.dates[-1] == np.datetime64("2026-11-25")
-    assert DemoMarket(end="2024-03-15").regimes() == DemoMarket(end=str(TODAY)).regimes()[
-        : len(DemoMarket(end="2024-03-15").regimes())
-    ]
+    assert (
+        DemoMarket(end="2024-03-15").regimes()
+        == DemoMarket(end=str(TODAY)).regimes()[: len(DemoMarket(end="2024-03-15").regimes())]
+    )
 
 
 def test_the_clock_extends_the_market_to_today():
