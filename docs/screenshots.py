@@ -57,7 +57,9 @@ def main() -> None:
                     assert time.monotonic() < deadline, "the server did not start"
                     time.sleep(0.2)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=["--no-sandbox"]
+                )
                 page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 for name, path in SHOTS.items():
                     page.goto(base + path)

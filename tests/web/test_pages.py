@@ -67,7 +67,6 @@ def test_every_page_loads_with_no_error_and_fits_the_screen(
             watched.assert_clean()
     finally:
         context.close()
-    print(f"\ndashboard screenshots: {folder}")
 
 
 def test_the_overview_shows_production_its_gates_and_the_last_run(watched, base, store):
