@@ -10,9 +10,8 @@ in a ``Server-Timing`` header.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -20,6 +19,9 @@ from fastapi.templating import Jinja2Templates
 
 from ..api.deps import ServiceDep
 from . import views
+
+if TYPE_CHECKING:
+    from ..model_retraining import ModelRetrainingService
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -52,7 +54,7 @@ templates.env.globals["OUTCOMES"] = views.OUTCOMES
 
 def page(
     request: Request,
-    service: Any,
+    service: ModelRetrainingService,
     template: str,
     started: float,
     status_code: int = 200,
@@ -66,7 +68,7 @@ def page(
         {
             "token_required": settings.server.api_token is not None,
             "production_version": service.registry.pointers().get("production"),
-            "rendered_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "rendered_at": service.clock().astimezone().isoformat(timespec="seconds"),
             **context,
         },
         status_code=status_code,

@@ -129,7 +129,7 @@ class Overview:
     catch_up: str | None
     last_run: RunRecord | None
     freshness: Freshness
-    versions: list[VersionInfo]
+    rollback_choices: list[tuple[str, str | None]]  # (version, role), production left out
 
 
 def health(service: ModelRetrainingService) -> Health:
@@ -149,9 +149,9 @@ def health(service: ModelRetrainingService) -> Health:
 
 def schedule(service: ModelRetrainingService) -> tuple[list[Scheduled], str | None]:
     """The scheduler's own jobs when it runs; else when the settings say it would run."""
-    status_jobs = service.get_status()["scheduled_jobs"] if service.scheduler_running else []
-    if status_jobs:
-        jobs = [Scheduled(j["name"], j["next_run_time"], j["trigger"]) for j in status_jobs]
+    running = service.scheduler.get_jobs() if service.scheduler_running else []
+    if running:
+        jobs = [Scheduled(j.name, _iso(j.next_run_time), str(j.trigger)) for j in running]
     else:
         daily, weekly = service.triggers()
         now = service.clock().astimezone()
@@ -223,13 +223,22 @@ def overview(service: ModelRetrainingService) -> Overview:
         catch_up=catch_up,
         last_run=last,
         freshness=freshness(service, card, last),
-        versions=versions(service),
+        rollback_choices=rollback_choices(service),
     )
 
 
-def versions(service: ModelRetrainingService) -> list[VersionInfo]:
-    """Every stored version, newest first, as ``GET /api/ml/models`` lists them."""
-    return service.registry.versions()
+def rollback_choices(service: ModelRetrainingService) -> list[tuple[str, str | None]]:
+    """Every stored version but production, newest first, with its role. Not verified here
+    (reading and hashing 30 model files would cost more than the rest of the page): a
+    rollback verifies the bytes it moves and says so when they do not."""
+    if not service.registry.ensure():
+        return []
+    roles = {version: role for role, version in service.registry.pointers().items()}
+    return [
+        (row.version, roles.get(row.version))
+        for row in service.registry.db.versions()
+        if roles.get(row.version) != "production"
+    ]
 
 
 # -- timeline ----------------------------------------------------------------------------------
