@@ -98,7 +98,8 @@
     const query = new URLSearchParams();
     if (form.elements.force && form.elements.force.checked) query.set("force", "true");
     if (form.elements.full && form.elements.full.checked) query.set("full", "true");
-    const result = await post("/api/ml/retraining/trigger" + (query.size ? "?" + query : ""));
+    const search = query.toString();
+    const result = await post("/api/ml/retraining/trigger" + (search ? "?" + search : ""));
     if (!result.ok) return refused(result);
     say("Retrain job " + result.data.job_id + " started.", "ok");
     watchJob(result.data.job_id);
