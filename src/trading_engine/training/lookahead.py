@@ -486,7 +486,7 @@ def associations(
                 beyond_past_auc=beyond,
                 standard_error=standard_error,
                 rows=int(finite.sum()),
-                tickers=len(np.unique(group)),
+                tickers=int(np.count_nonzero(np.bincount(group))),
                 transform=(transforms or {}).get(name, ""),
             )
         )
