@@ -1,4 +1,4 @@
-"""Markets built for the look-ahead audit: honest ones, and the same with a leak planted.
+"""Markets built for the look-ahead audit and the gates: honest ones, leaks, planted signals.
 
 Honest: random walks, and a *realistic* market (fat-tailed t(4) shocks, GARCH(1,1) volatility
 clustering, a common market factor with per-ticker betas, volume that follows volatility, the
@@ -154,3 +154,78 @@ def volume_raised_after_falls(
         return h.volume * np.where(fell, factor, 1.0)
 
     return with_volume(histories, reacting)
+
+
+# -- planted signal: honest momentum whose strength is known ------------------------------------
+
+MOMENTUM_DAYS = 10  # days over which the market under-reacts to a shock
+
+
+def momentum_weights(strength: float, horizon: int = 5, days: int = MOMENTUM_DAYS) -> np.ndarray:
+    """Weight of the shock ``j`` days ago (j = 0 .. days - 1) in the expected forward return.
+
+    A day's shock n_t moves the price by n_t that day and by ``strength * n_t / days`` on each
+    of the next ``days`` days (under-reaction). The expected ``horizon``-day return from t is
+    the drift still to come from shocks up to t: sum over future days u = 1..horizon of
+    ``strength / days`` for every shock j days ago with 1 <= u + j <= days.
+    """
+    return np.array(
+        [
+            strength / days * sum(1 for u in range(1, horizon + 1) if 1 <= u + j <= days)
+            for j in range(days)
+        ]
+    )
+
+
+def momentum_returns(
+    shocks: np.ndarray, strength: float, horizon: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """(daily log returns, the oracle's expected forward return) from shocks (days x tickers)."""
+    drift = np.zeros_like(shocks)
+    for lag in range(1, MOMENTUM_DAYS + 1):
+        drift[lag:] += strength / MOMENTUM_DAYS * shocks[:-lag]
+    oracle = np.zeros_like(shocks)
+    for lag, weight in enumerate(momentum_weights(strength, horizon)):
+        oracle[lag:] += weight * shocks[: len(shocks) - lag]
+    return shocks + drift, oracle
+
+
+def planted_signal_histories(
+    strength: float,
+    n_tickers: int = 20,
+    n_days: int = 800,
+    seed: int = 0,
+    horizon: int = 5,
+    end: np.datetime64 = TODAY,
+) -> tuple[Histories, dict[str, np.ndarray]]:
+    """A market with a real, learnable edge: momentum of ``strength`` (0 = a random walk).
+
+    Returns the histories and, per ticker, the oracle's score for each date: the expected
+    ``horizon``-day forward log return given every shock so far (the best forecast possible;
+    its AUC for the label is the market's *oracle AUC*). Volume and the intraday range are
+    independent noise. The features see the past returns, so a model can learn most of it.
+    """
+    rng = np.random.default_rng(seed)
+    shocks = 0.015 * rng.standard_normal((n_days, n_tickers))
+    returns, oracle = momentum_returns(shocks, strength, horizon)
+    returns = returns + 0.0003
+    dates = np.busday_offset(end, np.arange(-n_days + 1, 1), roll="backward").astype(
+        "datetime64[D]"
+    )
+    histories, scores = {}, {}
+    for i in range(n_tickers):
+        close = 50 * np.exp(np.cumsum(returns[:, i]))
+        open_ = np.r_[50, close[:-1]] * np.exp(rng.normal(0, 0.003, n_days))
+        spread = np.exp(np.abs(rng.normal(0, 0.005, (2, n_days))))
+        name = f"S{i:02d}"
+        histories[name] = PriceHistory(
+            name,
+            dates,
+            open_,
+            np.maximum(open_, close) * spread[0],
+            np.minimum(open_, close) / spread[1],
+            close,
+            np.round(500_000 * np.exp(rng.normal(0, 0.3, n_days))),
+        )
+        scores[name] = oracle[:, i]
+    return histories, scores

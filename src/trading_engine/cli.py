@@ -309,6 +309,11 @@ def _print_run(run: RunRecord) -> None:
             verdict = "[green]pass[/]" if gate.passed else "[red]FAIL[/]"
             table.add_row(gate.name, _fmt(gate.value), gate.rule, _fmt(gate.threshold), verdict)
         console.print(table)
+        level = run.gates.repeated_testing if run.gates else None
+        profile = run.gates.profile if run.gates else None
+        if profile or level:
+            why = f"; skill level p < {level.effective_alpha:.4f}: {level.reason}" if level else ""
+            console.print(escape(f"gate profile {profile}{why}"), soft_wrap=True)
     _print_lookahead(run.lookahead.findings if run.lookahead else [])
     colour = {"deployed": "green", "rejected": "yellow"}.get(run.outcome, "red")
     version = f" as version {run.version}" if run.version else ""
@@ -373,6 +378,176 @@ def retrain(
     """Retrain now: load, train, validate, deploy only if every gate passes."""
     settings = _settings_for(data)
     _finish(_run_with_progress(_service(settings, data), force=force, full=full), as_json)
+
+
+@app.command("replay")
+def replay(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Folder of ticker files (default: configured).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First step date (default: first trainable).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last date replayed (default: newest data).")
+    ] = None,
+    every: Annotated[
+        str, typer.Option("--every", help="Retrain daily, weekly or monthly.")
+    ] = "weekly",
+    full_every: Annotated[
+        int,
+        typer.Option("--full-every", help="Every Nth step re-tunes hyperparameters (0: never)."),
+    ] = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes training candidates in parallel.")
+    ] = 1,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Train candidates on a Dask cluster, e.g. tcp://host:8786."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write summary, predictions, step log, HTML report, PNGs."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay the retraining policy over history with a simulated clock, against baselines."""
+    import tempfile
+
+    from .errors import ConfigError
+
+    if every not in ("daily", "weekly", "monthly"):
+        raise ConfigError(f"--every: {every!r} is not one of daily, weekly, monthly")
+    if workers < 1:
+        raise ConfigError(f"--workers: {workers} must be at least 1")
+    if full_every < 0:
+        raise ConfigError(f"--full-every: {full_every} must be 0 (never) or more")
+    if dask is not None and not dask.startswith(("tcp://", "tls://", "inproc://", "ws://")):
+        raise ConfigError(f"--dask: {dask!r} is not a scheduler address like tcp://host:8786")
+    first, last = _day_option("--start", start), _day_option("--end", end)
+    if first is not None and last is not None and last < first:
+        raise ConfigError(f"--end {last} is before --start {first}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: {out} exists and is not a folder")
+    settings = _settings_for(data)
+    from .service.replay import load_replay_market, refuse_models_folder
+    from .service.replay_summary import summarise
+
+    if out is not None:
+        refuse_models_folder(settings, out, "--out")
+    market, changes = load_replay_market(settings, folder=data, end=last)
+    with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
+        store = (out / "store") if out is not None else Path(scratch) / "store"
+        result = _replay_with_progress(
+            settings,
+            market,
+            store,
+            every=every,
+            start=first,
+            end=last,
+            full_every=full_every,
+            workers=workers,
+            dask_address=dask,
+            regime_changes=changes,
+        )
+        summary = summarise(result)
+        if out is not None:
+            from .service.replay_report import write_outputs
+
+            write_outputs(result, summary, out)
+        else:
+            summary["outputs"] = {}
+    if as_json:
+        _print_json(summary)
+        return
+    _print_replay(summary)
+
+
+def _day_option(name: str, value: str | None):
+    if value is None:
+        return None
+    import numpy as np
+
+    from .errors import ConfigError
+
+    try:
+        return np.datetime64(value, "D")
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a date like 2024-01-31") from None
+
+
+def _replay_with_progress(settings: Settings, market, store: Path, **options):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .service.replay import run_replay
+
+    with Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=error_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("replay", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run_replay(settings, market, store, progress=progress, **options)
+
+
+def _print_replay(summary: dict) -> None:
+    policy = summary["policy"]
+    console.print(
+        f"replay: {summary['steps']} {summary['every']} steps {summary['start']} .. "
+        f"{summary['end']}, {policy['deployments']} deployed, {policy['rejections']} rejected "
+        f"({summary['seconds']} s)",
+        highlight=False,
+    )
+    table = Table(title="Realised, on the days each model served")
+    for column in ("Policy", "AUC", "Accuracy", "Brier", "PT p", "Rows", "Policy - it (acc, 95 %)"):
+        table.add_column(column, justify="left" if column == "Policy" else "right")
+    rows = [("policy", policy["metrics"], None)] + [
+        (name, value["metrics"], value["policy_minus_baseline"].get("accuracy"))
+        for name, value in summary["baselines"].items()
+    ]
+    for name, metrics, versus in rows:
+        interval = (
+            f"{versus['difference']:+.3f} [{versus['ci_low']:+.3f}, {versus['ci_high']:+.3f}]"
+            if versus and versus["ci_low"] is not None
+            else ""
+        )
+        table.add_row(
+            name,
+            _fmt(metrics["roc_auc"], 3),
+            _fmt(metrics["accuracy"], 3),
+            _fmt(metrics["brier"], 3),
+            _fmt(metrics["pt_p_value"], 3),
+            _fmt(metrics["rows"]),
+            interval,
+        )
+    console.print(table)
+    for change in summary.get("regime_changes", []):
+        text = (
+            f"recovered at step {change['recovery_step']} ({change['recovery_date']}, "
+            f"{change['business_days_to_recover']} business days later)"
+            if change.get("recovered")
+            else "no recovery within the replay"
+        )
+        console.print(f"regime change {change['date']}: {text}", highlight=False)
+    for name, path in summary.get("outputs", {}).items():
+        console.print(f"{name}: {path}", highlight=False)
 
 
 @app.command("status")

@@ -219,12 +219,39 @@ class ScheduleSettings(Section):
         return value
 
 
+def _off_is_none(value: object) -> object:
+    """A gate threshold may be switched off: ``"off"`` or ``false`` (TOML has no null)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
+        return None
+    return value
+
+
+Threshold = Annotated[float | None, BeforeValidator(_off_is_none)]
+
+# What each gate profile sets for the gates a user left unset. "seed": the seed's absolute
+# thresholds (F1 > 0.65, accuracy > 0.70), which no real daily-direction edge reaches; "market":
+# those off, a candidate judged by its skill, the look-ahead audit and production on the same
+# unseen rows. Skill, look-ahead and the production comparison are on in both.
+# "market" also tests skill with the two-way clustered standard error, which has the power to
+# see a real edge of AUC 0.55-0.60 (the product-weight bootstrap counts row noise three times).
+GATE_PROFILES: dict[str, dict[str, float | str | None]] = {
+    "seed": {"min_f1_score": 0.65, "min_accuracy": 0.70, "skill_variance": "pigeonhole"},
+    "market": {"min_f1_score": None, "min_accuracy": None, "skill_variance": "two_way"},
+}
+
+
 class RetrainingSettings(Section):
     horizon: int = Field(5, ge=1, le=60)  # trading days the label looks ahead
     features: NameList = BASE_FEATURES
-    min_f1_score: float = Field(0.65, ge=0, le=1)  # the seed's MIN_F1_SCORE
-    min_accuracy: float = Field(0.70, ge=0, le=1)  # the seed's MIN_ACCURACY
-    max_performance_drop: float = Field(0.10, ge=0, le=1)  # the seed's MAX_PERFORMANCE_DROP
+    # Which gates are on by default (GATE_PROFILES); any gate set below overrides its profile.
+    gate_profile: Literal["seed", "market"] = "seed"
+    min_f1_score: Threshold = Field(0.65, ge=0, le=1)  # the seed's MIN_F1_SCORE; "off" = no gate
+    min_accuracy: Threshold = Field(0.70, ge=0, le=1)  # the seed's MIN_ACCURACY; "off" = no gate
+    # The seed's MAX_PERFORMANCE_DROP (F1 and accuracy versus production); "off" = no gate.
+    max_performance_drop: Threshold = Field(0.10, ge=0, le=1)
+    # Spend skill_p_value over the candidates judged since production last changed, counted in
+    # independent holdout windows (training/repeated.py); False = every candidate at p < 0.05.
+    repeated_testing: bool = True
     holdout_days: int = Field(63, ge=5)  # newest trading dates kept for the final verdict
     embargo_days: int | None = Field(None, ge=0)  # extra gap after the purge; None = horizon
     n_splits: int = Field(5, ge=2, le=50)  # walk-forward folds
@@ -233,6 +260,10 @@ class RetrainingSettings(Section):
     early_stopping_days: int = Field(63, ge=5)  # newest training dates used for early stopping
     skill_gate: bool = True  # Pesaran-Timmermann and AUC 0.5, bootstrapped over dates x tickers
     skill_p_value: float = Field(0.05, gt=0, lt=1)
+    # How the skill p-values are computed (metrics.block_bootstrap_skill): "pigeonhole" counts
+    # product-weight resamples (dates x tickers) without an edge, conservative; "two_way" divides
+    # by the two-way clustered standard error. Set by the profile unless given.
+    skill_variance: Literal["pigeonhole", "two_way"] = "pigeonhole"
     bootstrap_samples: int = Field(1000, ge=100)
     bootstrap_block_days: int | None = Field(None, ge=1)  # None = 2 x horizon
     min_paired_days: int = Field(20, ge=1)  # holdout dates needed to re-score production
@@ -254,6 +285,18 @@ class RetrainingSettings(Section):
     # the report, a failed `lookahead` gate only with `lookahead_holdout_auc_fails`.
     lookahead_max_holdout_auc: float = Field(0.75, gt=0.5, le=1)
     lookahead_holdout_auc_fails: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        """Fill the gates the user left unset from the chosen profile (explicit values win)."""
+        if not isinstance(data, dict):
+            return data
+        profile = data.get("gate_profile", "seed")
+        defaults = GATE_PROFILES.get(profile) if isinstance(profile, str) else None
+        if defaults is None:
+            return data  # the Literal above reports the bad profile name
+        return {**defaults, **data}
 
     @model_validator(mode="after")
     def _sliding_needs_size(self) -> RetrainingSettings:

@@ -76,6 +76,8 @@ class HoldoutMetrics(Record):
     skill_p_value_auc: float | None = None  # bootstrap P(AUC <= 0.5): gate skill_auc
     accuracy_edge: float | None = None  # over always the training majority: reported
     skill_p_value_accuracy: float | None = None  # bootstrap P(edge <= 0): reported, not gated
+    cv_tuned: bool | None = None  # cv_mean measured on the folds tuning searched over
+    cv_note: str | None = None  # what cv_mean is, in words
 
     def flat(self) -> dict[str, float | None]:
         """The seed's metric keys only."""
@@ -90,10 +92,25 @@ class GateResult(Record):
     rule: str  # how value is compared with threshold: ">", "<=", "p <"
 
 
+class RepeatedTestingRecord(Record):
+    """The level the skill gates were held to after the candidates before (``repeated.py``)."""
+
+    alpha: float
+    effective_alpha: float
+    window: int
+    candidates: int
+    since: str | None = None
+    first_holdout_start: str
+    holdout_days: int
+    reason: str
+
+
 class GateVerdict(Record):
     passed: bool
     forced: bool = False
     gates: list[GateResult] = Field(default_factory=list)
+    profile: str | None = None  # retraining.gate_profile: "seed" or "market"
+    repeated_testing: RepeatedTestingRecord | None = None
 
     @property
     def failed(self) -> list[GateResult]:
@@ -116,6 +133,7 @@ class Comparison(Record):
     rows: int = 0
     candidate: dict[str, float | None] = Field(default_factory=dict)
     production: dict[str, float | None] = Field(default_factory=dict)
+    fallback: bool = False  # not on the same rows: production's recorded metrics were used
 
 
 class DataRecord(Record):

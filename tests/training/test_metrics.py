@@ -15,6 +15,7 @@ from trading_engine.training.metrics import (
     classification_metrics,
     pesaran_timmermann,
     roc_auc,
+    student_t_sf,
 )
 
 
@@ -128,3 +129,28 @@ def test_skill_is_significant_and_noise_is_not():
         false_positives["auc"] += test.p_value_auc < 0.05
         assert test.pt_excess < 0.05
     assert max(false_positives.values()) <= 3  # about 1 expected at the 5 % level
+
+
+def test_student_t_tail_matches_scipy():
+    from scipy.stats import t
+
+    for df in (1, 2, 3, 6, 19, 49):
+        for statistic in (-2.5, -0.3, 0.0, 0.8, 1.9, 4.2):
+            assert np.isclose(student_t_sf(statistic, df), t.sf(statistic, df), atol=1e-12)
+
+
+def test_two_way_test_sees_a_weak_edge_and_passes_noise_about_as_often_as_it_should():
+    weak = panel(signal=0.03, seed=5)  # AUC 0.534 on 63 days x 50 tickers
+    assert block_bootstrap_skill(*weak, samples=400, variance="two_way").p_value_auc < 0.05
+    noise = [
+        block_bootstrap_skill(*panel(seed=s), samples=200, variance="two_way") for s in range(20)
+    ]
+    assert sum(test.p_value_auc < 0.05 for test in noise) <= 3  # about 5 % of 20, not more
+
+
+def test_two_way_test_gives_a_constant_forecast_no_skill():
+    y, _, dates, tickers = panel(seed=1)
+    constant = block_bootstrap_skill(
+        y, np.full(len(y), 0.7), dates, tickers, samples=200, variance="two_way"
+    )
+    assert constant.p_value_pt == 1.0 and constant.p_value_auc >= 0.5

@@ -249,3 +249,44 @@ def test_tickers_with_gaps_train_without_error(retraining):
     )
     assert result.tickers == 3
     assert isinstance(gappy, PriceHistory)
+
+
+def production_cut_before(demo_dataset, retraining, business_days: int):
+    """Production trained (and selected on its holdout) on data ending ``business_days`` ago."""
+    last = demo_dataset.dates.max()
+    cut = np.busday_offset(last, -business_days, roll="backward")
+    return train_and_evaluate(demo_dataset.take(demo_dataset.dates <= cut), None, retraining)
+
+
+def test_production_is_rescored_only_after_its_own_holdout_plus_purge(
+    demo_dataset, demo_result, retraining
+):
+    production = production_cut_before(demo_dataset, retraining, 45).model
+    comparison = train_and_evaluate(demo_dataset, production, retraining).comparison
+    holdout_end = np.datetime64(production.metrics["holdout_end"])
+    first_allowed = np.busday_offset(holdout_end, retraining.horizon + retraining.embargo)
+    holdout_dates = np.unique(demo_dataset.labeled().dates)[-retraining.holdout_days :]
+    assert comparison.source == "paired" and not comparison.fallback
+    assert comparison.days == int(np.sum(holdout_dates > first_allowed))
+    # Its training end plus purge would have let it be scored on its own holdout too.
+    after_training = np.busday_offset(np.datetime64(production.label_end), retraining.embargo)
+    assert comparison.days < int(np.sum(holdout_dates > after_training))
+    assert f"after production's holdout end {holdout_end}" in comparison.reason
+
+
+@pytest.mark.slow
+def test_too_few_unselected_rows_fall_back_to_the_record_and_say_so(demo_dataset, retraining):
+    production = production_cut_before(demo_dataset, retraining, 15).model
+    comparison = train_and_evaluate(demo_dataset, production, retraining).comparison
+    assert comparison.source == "recorded" and comparison.fallback
+    assert comparison.reason.startswith("FALLBACK, not the same rows")
+    assert "need 20" in comparison.reason
+    assert comparison.production["f1_score"] == production.metrics["f1_score"]
+
+
+@pytest.mark.slow
+def test_cv_mean_says_when_it_is_the_tuning_objective(demo_result, demo_dataset, retraining):
+    assert demo_result.metrics["cv_tuned"] is False
+    tuned = train_and_evaluate(demo_dataset, None, retraining, params={"num_leaves": 15})
+    assert tuned.metrics["cv_tuned"] is True
+    assert "the tuning objective's folds" in tuned.metrics["cv_note"]

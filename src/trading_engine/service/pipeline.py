@@ -22,6 +22,7 @@ from ..config import Settings
 from ..data import MarketData
 from ..errors import DataError
 from ..features import dataset_from_market
+from ..features.dataset import Dataset
 from ..records import (
     Comparison,
     FoldSummary,
@@ -29,16 +30,34 @@ from ..records import (
     GateVerdict,
     HoldoutMetrics,
     LookaheadRecord,
+    RepeatedTestingRecord,
     RunRecord,
 )
 from ..store import ModelRegistry, WriteSession
-from ..training import train_and_evaluate, tune_hyperparameters
-from ..training.gates import GateReport
+from ..training import tune_hyperparameters
+from ..training.gates import SEED_THRESHOLDS, GateReport
 from ..training.lookahead import GATE_NAME as LOOKAHEAD_GATE
 from ..training.lookahead import LookaheadAudit, Thresholds, audit_retrain
 from ..training.model import StoredModel
 from ..training.preflight import preflight_market
-from ..training.trainer import Progress, TrainingResult, no_progress
+from ..training.repeated import CandidateHistory, PriorCandidate
+from ..training.trainer import (
+    Candidate,
+    Progress,
+    TrainingResult,
+    fit_candidate,
+    judge_candidate,
+    no_progress,
+)
+
+
+@dataclass(frozen=True)
+class PreparedCandidate:
+    """The part of a retrain that needs no production model: it may run anywhere, in parallel."""
+
+    candidate: Candidate
+    lookahead: LookaheadAudit | None
+    tuned_params: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -48,10 +67,48 @@ class PipelineResult:
 
 
 def gate_verdict(report: GateReport) -> GateVerdict:
+    level = report.repeated_testing
     return GateVerdict(
         passed=report.passed,
         forced=report.forced,
         gates=[GateResult(**asdict(gate)) for gate in report.gates],
+        profile=report.profile,
+        repeated_testing=(RepeatedTestingRecord.model_validate(level.to_dict()) if level else None),
+    )
+
+
+def candidate_history(store: ModelRegistry) -> CandidateHistory:
+    """The candidates judged since production last changed, from the store's run history.
+
+    A deploy or a rollback starts a new family (``training/repeated.py``); every run since
+    that was judged (it has a holdout) counts, whatever gate it failed.
+    """
+    changes = store.deployments(limit=1)
+    since = changes[-1].at if changes else None
+    prior: list[PriorCandidate] = []
+    page, offset = 200, 0
+    while True:
+        _, runs = store.history(limit=page, offset=offset)
+        for run in runs:
+            if since is not None and run.started_at < since:
+                return CandidateHistory(tuple(prior), since)
+            start = run.metrics.holdout_start if run.metrics else None
+            if run.outcome == "rejected" and start:
+                prior.append(PriorCandidate(run.started_at, start))
+        if len(runs) < page:
+            return CandidateHistory(tuple(prior), since)
+        offset += page
+
+
+def only_seed_thresholds_failed(verdict: GateVerdict) -> bool:
+    """True when every failed gate is one of the seed's absolute thresholds and skill passed."""
+    failed = {gate.name for gate in verdict.failed}
+    skill = [gate for gate in verdict.gates if gate.name.startswith("skill_")]
+    return (
+        bool(failed)
+        and failed <= set(SEED_THRESHOLDS)
+        and bool(skill)
+        and all(gate.passed for gate in skill)
     )
 
 
@@ -68,14 +125,27 @@ def explain_rejection(
     metrics: HoldoutMetrics | None,
     failed: list[GateResult],
     lookahead: LookaheadRecord | None = None,
+    verdict: GateVerdict | None = None,
 ) -> str:
     """The gate names, then what the candidate did, in words a person can weigh.
 
     A failed ``lookahead`` gate comes first, with every leak named and why: a leak makes the
-    metrics after it meaningless.
+    metrics after it meaningless. When only the seed's absolute thresholds failed while the
+    skill gates passed, it says so and names the ``market`` profile; when a skill gate failed
+    at a level made stricter by earlier candidates, it gives the level and why.
     """
     reason = f"failed gate(s): {', '.join(gate.name for gate in failed)}"
     said: list[str] = []
+    if verdict is not None and only_seed_thresholds_failed(verdict):
+        said.append(
+            "only the seed's absolute thresholds (F1 > 0.65, accuracy > 0.70) failed while the "
+            "skill gates passed: real daily-direction edges rarely reach them; the 'market' "
+            'profile (retraining.gate_profile = "market") judges by skill, the look-ahead '
+            "audit and production on the same unseen rows instead"
+        )
+    level = verdict.repeated_testing if verdict is not None else None
+    if level is not None and any(gate.name.startswith("skill_") for gate in failed):
+        said.append(f"skill judged at p < {level.effective_alpha:.4f}: {level.reason}")
     if lookahead is not None and any(gate.name == LOOKAHEAD_GATE for gate in failed):
         said.extend(f"look-ahead in {finding.message()}" for finding in lookahead.leaks)
     if metrics is None:
@@ -146,6 +216,41 @@ def _evaluated(run: RunRecord, result: TrainingResult, production: StoredModel |
     )
 
 
+def prepare_candidate(
+    settings: Settings,
+    market: MarketData,
+    *,
+    full: bool = False,
+    params: dict[str, Any] | None = None,
+    dataset: Dataset | None = None,
+    progress: Progress = no_progress,
+) -> PreparedCandidate:
+    """Pre-flight, features, look-ahead audit, (tuning,) fit and holdout score.
+
+    ``dataset`` is the market's rows when already built (a replay masks features computed once
+    by date; point in time, they equal features built on the cut market).
+    """
+    retraining = settings.retraining
+    check = preflight_market(market, retraining)  # fail in one line before any training
+    if not check.fits:
+        raise DataError(check.problem)
+    if dataset is None:
+        progress("building features", 0, 1)
+        dataset = dataset_from_market(
+            market, horizon=retraining.horizon, features=retraining.features
+        )
+    lookahead = None
+    if retraining.lookahead_gate:
+        progress("look-ahead audit", 0, 1)
+        lookahead = audit_retrain(market, dataset, Thresholds.from_settings(retraining))
+    tuned = None
+    if full:
+        tuned = tune_hyperparameters(dataset, retraining, progress=progress)
+        params = tuned
+    candidate = fit_candidate(dataset, retraining, params=params, progress=progress)
+    return PreparedCandidate(candidate, lookahead, tuned)
+
+
 def run_retrain(
     settings: Settings,
     market: MarketData,
@@ -157,34 +262,29 @@ def run_retrain(
     run: RunRecord,
     params: dict[str, Any] | None = None,
     progress: Progress = no_progress,
+    prepared: PreparedCandidate | None = None,
 ) -> PipelineResult:
     """Train, judge and (when the gates or ``run.forced`` say so) deploy one candidate.
 
     ``run`` is the record started by the caller (id, trigger, flags, data findings). With
     ``run.full`` the hyperparameters are tuned first and returned for the caller to keep.
+    ``prepared``: the candidate already trained by ``prepare_candidate`` on this market (a
+    replay trains candidates in parallel, then judges them here in order).
     """
     retraining = settings.retraining
-    check = preflight_market(market, retraining)  # fail in one line before any training
-    if not check.fits:
-        raise DataError(check.problem)
-    progress("building features", 0, 1)
-    dataset = dataset_from_market(market, horizon=retraining.horizon, features=retraining.features)
-    lookahead = None
-    if retraining.lookahead_gate:
-        progress("look-ahead audit", 0, 1)
-        lookahead = audit_retrain(market, dataset, Thresholds.from_settings(retraining))
-    tuned = None
-    if run.full:
-        tuned = tune_hyperparameters(dataset, retraining, progress=progress)
-        params = tuned
-    result = train_and_evaluate(
-        dataset,
+    if prepared is None:
+        prepared = prepare_candidate(
+            settings, market, full=run.full, params=params, progress=progress
+        )
+    tuned = prepared.tuned_params
+    result = judge_candidate(
+        prepared.candidate,
         production.model if production else None,
         retraining,
-        params=params,
         force=run.forced,
         progress=progress,
-        lookahead=lookahead,
+        lookahead=prepared.lookahead,
+        history=candidate_history(store) if retraining.repeated_testing else None,
     )
     evaluated = _evaluated(run, result, production)
     verdict = evaluated.gates
@@ -196,7 +296,7 @@ def run_retrain(
         "duration_seconds": round((finished_at - started).total_seconds(), 3),
     }
     if not result.gates.deploy:
-        reason = explain_rejection(evaluated.metrics, verdict.failed, evaluated.lookahead)
+        reason = explain_rejection(evaluated.metrics, verdict.failed, evaluated.lookahead, verdict)
         rejected = evaluated.model_copy(
             update={**finished, "outcome": "rejected", "reason": reason}
         )

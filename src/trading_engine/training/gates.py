@@ -1,17 +1,24 @@
 """Decide whether a candidate may be deployed. Only decides: no training, no files.
 
-Gates (each with value, threshold and verdict):
+Gates (each with value, threshold and verdict; any of them can be switched off):
 
-* ``min_f1_score`` / ``min_accuracy``: the seed's F1 > 0.65 and accuracy > 0.70 on the holdout;
+* ``min_f1_score`` / ``min_accuracy``: the seed's F1 > 0.65 and accuracy > 0.70 on the holdout
+  (profile ``seed``; profile ``market`` leaves them off: no real daily-direction edge reaches
+  them, while an always-up model clears F1 > 0.65 in a rising market);
 * ``max_f1_drop`` / ``max_accuracy_drop``: relative drop versus production at most 10 %,
-  measured on the same rows when possible (see ``ChampionComparison``);
+  measured on rows neither model was selected on when there are enough of them (see
+  ``ChampionComparison``; both profiles);
 * ``skill_pt`` / ``skill_auc``: directional skill, so a model that is "good" only because the
   market went up (an always-up predictor has F1 ~0.7 in a rising market) never passes. Both
   p-values come from one two-way bootstrap (blocks of dates x tickers, ``block_bootstrap_skill``)
   and must be below the threshold: the Pesaran-Timmermann excess P - P* (hit rate above that of
   guesses independent of the outcome and up as often as the model's) is positive, and AUC is
   above 0.5. The asymptotic PT p-value is recorded but not gated: it assumes independent rows,
-  and overlapping 5-day labels on co-moving tickers are far from that.
+  and overlapping 5-day labels on co-moving tickers are far from that. The ``market`` profile
+  computes both p-values from two-way clustered standard errors instead (``skill_variance =
+  "two_way"``), which has the power to see an edge of AUC 0.60 (``bench/gates.py``). The level is
+  ``skill_p_value`` spent over the candidates judged since production last changed
+  (``repeated.py``); the report keeps the level used and why.
 
 There is no accuracy-edge gate. Its baseline would have to be a constant known at training time
 (always the training majority; the holdout's own majority is hindsight), and then the edge
@@ -32,6 +39,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .metrics import SkillTest
+from .repeated import RepeatedTesting
+
+SEED_THRESHOLDS = ("min_f1_score", "min_accuracy")  # the seed's absolute gates
 
 
 @dataclass(frozen=True)
@@ -51,18 +61,23 @@ class Gate:
 class ChampionComparison:
     """Candidate and production metrics, on the same rows when production may be scored there."""
 
-    source: str  # "paired": both scored on the same rows; "recorded": production's own record
+    # "paired": both scored on the same rows, after production's holdout plus purge;
+    # "recorded": too few such rows, production's own recorded holdout metrics (a fallback)
+    source: str
     reason: str
     days: int
     rows: int
     candidate: dict[str, float]
     production: dict[str, float]
+    fallback: bool = False  # True when not on the same rows
 
 
 @dataclass
 class GateReport:
     gates: list[Gate] = field(default_factory=list)
     forced: bool = False
+    profile: str = "seed"
+    repeated_testing: RepeatedTesting | None = None
 
     @property
     def passed(self) -> bool:
@@ -82,6 +97,10 @@ class GateReport:
             "passed": self.passed,
             "forced": self.forced,
             "gates": [asdict(gate) for gate in self.gates],
+            "profile": self.profile,
+            "repeated_testing": (
+                self.repeated_testing.to_dict() if self.repeated_testing else None
+            ),
         }
 
 
@@ -92,36 +111,35 @@ def _relative_drop(previous: float, current: float) -> float:
 def evaluate_gates(
     holdout: dict[str, float],
     *,
-    min_f1_score: float,
-    min_accuracy: float,
-    max_performance_drop: float,
+    min_f1_score: float | None,
+    min_accuracy: float | None,
+    max_performance_drop: float | None,
     comparison: ChampionComparison | None = None,
     skill: SkillTest | None = None,
     skill_p_value: float = 0.05,
     forced: bool = False,
+    profile: str = "seed",
+    repeated_testing: RepeatedTesting | None = None,
 ) -> GateReport:
-    """Apply every configured gate to a candidate's holdout metrics."""
-    gates = [
-        Gate(
-            "min_f1_score",
-            holdout["f1_score"],
-            min_f1_score,
-            holdout["f1_score"] > min_f1_score,
-            ">",
-        ),
-        Gate(
-            "min_accuracy",
-            holdout["accuracy"],
-            min_accuracy,
-            holdout["accuracy"] > min_accuracy,
-            ">",
-        ),
-    ]
-    if comparison is not None:
+    """Apply every configured gate (a threshold of None is a gate switched off).
+
+    With ``repeated_testing`` the skill gates use its ``effective_alpha`` instead of
+    ``skill_p_value``.
+    """
+    gates = []
+    if min_f1_score is not None:
+        f1 = holdout["f1_score"]
+        gates.append(Gate("min_f1_score", f1, min_f1_score, f1 > min_f1_score, ">"))
+    if min_accuracy is not None:
+        accuracy = holdout["accuracy"]
+        gates.append(Gate("min_accuracy", accuracy, min_accuracy, accuracy > min_accuracy, ">"))
+    if comparison is not None and max_performance_drop is not None:
         for metric in ("f1_score", "accuracy"):
             drop = _relative_drop(comparison.production[metric], comparison.candidate[metric])
             name = "max_f1_drop" if metric == "f1_score" else "max_accuracy_drop"
             gates.append(Gate(name, drop, max_performance_drop, drop <= max_performance_drop, "<="))
+    if repeated_testing is not None:
+        skill_p_value = repeated_testing.effective_alpha
     if skill is not None:
         gates.append(
             Gate(
@@ -141,4 +159,4 @@ def evaluate_gates(
                 "p <",
             )
         )
-    return GateReport(gates, forced=forced)
+    return GateReport(gates, forced=forced, profile=profile, repeated_testing=repeated_testing)

@@ -24,6 +24,7 @@ from .gates import ChampionComparison, GateReport, evaluate_gates
 from .lookahead import LookaheadAudit
 from .metrics import SkillTest, block_bootstrap_skill, classification_metrics
 from .model import TrainedModel
+from .repeated import CandidateHistory, RepeatedTesting, repeated_testing
 from .splits import PurgedWalkForward
 
 if TYPE_CHECKING:
@@ -205,17 +206,41 @@ def cross_validate(
     return [future.result() for future in futures]
 
 
+def unselected_rows(
+    model: TrainedModel, dates: np.ndarray, settings: RetrainingSettings
+) -> tuple[np.ndarray, str]:
+    """Rows the model was neither trained nor selected on, and a description of the cut.
+
+    A deployed model was chosen for how it scored on its own holdout, so those rows favour it:
+    only dates after its holdout's end plus the purge (``horizon + embargo`` business days, as
+    between training and evaluation) qualify. A model whose record has no holdout end (older
+    releases) falls back to its last training label plus the embargo, and says so.
+    """
+    holdout_end = model.metrics.get("holdout_end")
+    if holdout_end:
+        gap = settings.horizon + settings.embargo
+        cut = np.busday_offset(np.datetime64(str(holdout_end), "D"), gap, roll="forward")
+        return dates > cut, f"after production's holdout end {holdout_end} plus purge"
+    return (
+        unseen_rows(model, dates, settings.embargo),
+        f"after production's training end {model.train_end} plus purge (its record has no "
+        "holdout end, so its holdout rows may be among them)",
+    )
+
+
 def compare_with_production(
     production: TrainedModel | None,
     holdout: Dataset,
     candidate_probability: np.ndarray,
     settings: RetrainingSettings,
 ) -> ChampionComparison | None:
-    """Score production on the candidate's holdout rows it never trained on.
+    """Score production on the candidate's holdout rows neither model was selected on.
 
-    Only holdout dates after production's last training label plus the embargo qualify. When
-    fewer than ``min_paired_days`` such dates exist (or the features differ), production's own
-    recorded holdout metrics are used instead, and the comparison says so.
+    Only holdout dates after production's own holdout end plus the purge qualify
+    (``unselected_rows``). When fewer than ``min_paired_days`` such dates exist (or the features
+    differ), production's own recorded holdout metrics are used instead: the comparison's
+    source is then ``"recorded"``, ``fallback`` is True and its reason says why and that the
+    rows differ.
     """
     if production is None:
         return None
@@ -223,22 +248,27 @@ def compare_with_production(
     recorded = {k: production.metrics.get(k, float("nan")) for k in ("f1_score", "accuracy")}
 
     def fallback(reason: str) -> ChampionComparison:
-        return ChampionComparison("recorded", reason, 0, 0, candidate_all, recorded)
+        return ChampionComparison(
+            "recorded",
+            f"FALLBACK, not the same rows: {reason}; its recorded metrics are used (from its "
+            "own holdout), against the candidate's whole holdout",
+            0,
+            0,
+            candidate_all,
+            recorded,
+            fallback=True,
+        )
 
     if tuple(production.feature_names) != tuple(holdout.feature_names):
-        return fallback("production uses different features; its recorded metrics are used")
-    unseen = unseen_rows(production, holdout.dates, settings.embargo)
+        return fallback("production uses different features")
+    unseen, where = unselected_rows(production, holdout.dates, settings)
     days = len(np.unique(holdout.dates[unseen]))
     if days < settings.min_paired_days:
-        return fallback(
-            f"only {days} holdout date(s) after production's training end "
-            f"{production.train_end} plus purge (need {settings.min_paired_days}); "
-            "its recorded metrics are used"
-        )
+        return fallback(f"only {days} holdout date(s) {where} (need {settings.min_paired_days})")
     production_probability = production.predict_proba(holdout.X[unseen])
     return ChampionComparison(
         "paired",
-        f"both scored on {days} holdout dates after production's training end plus purge",
+        f"both scored on the {days} holdout dates {where}",
         days,
         int(unseen.sum()),
         classification_metrics(holdout.y[unseen], candidate_probability[unseen]),
@@ -246,21 +276,37 @@ def compare_with_production(
     )
 
 
-def train_and_evaluate(
+@dataclass
+class Candidate:
+    """A fitted candidate scored on its holdout, before any comparison with production.
+
+    Fitting depends only on the data and the settings, so candidates at different dates can be
+    fitted in parallel (a replay); judging needs production and runs in order.
+    """
+
+    model: TrainedModel
+    metrics: dict[str, Any]  # holdout metrics, cv_mean / cv_std, date ranges, counts
+    holdout_metrics: dict[str, float]
+    folds: list[FoldResult]
+    holdout: Dataset
+    probability: np.ndarray  # the candidate's probability of "up" on each holdout row
+    timings: dict[str, float]
+    samples: int
+    tickers: int
+
+
+def fit_candidate(
     dataset: Dataset,
-    production_model: TrainedModel | None,
     settings: RetrainingSettings,
     *,
     params: dict[str, Any] | None = None,
-    force: bool = False,
     progress: Progress = no_progress,
-    lookahead: LookaheadAudit | None = None,
-) -> TrainingResult:
-    """Cross-validate, fit the final model, score it on the holdout and apply the gates.
+) -> Candidate:
+    """Cross-validate, fit the final model and score it once on the holdout.
 
     The model returned is exactly the model the holdout scored: no refit after validation.
-    ``lookahead`` is the audit of the inputs (``lookahead.audit_retrain``, run where the market
-    is known); its holdout check is added here and it becomes the gate ``lookahead``.
+    ``params`` are tuned hyperparameters when given: ``cv_mean`` is then measured on the folds
+    the tuning searched over, and the metrics say so (``cv_note``).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -289,7 +335,6 @@ def train_and_evaluate(
     timings["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    progress("holdout and skill test", 0, 1)
     in_holdout = np.zeros(len(labeled), dtype=bool)
     in_holdout[holdout_rows] = True
     holdout = labeled.take(in_holdout)
@@ -320,20 +365,73 @@ def train_and_evaluate(
         "final_rounds": rounds,
         "predicted_up": float(np.mean(probability > 0.5)),
         "train_base_rate": float(np.mean(y)),
+        "cv_tuned": bool(params),
+        "cv_note": (
+            "F1 on the walk-forward folds the hyperparameters were tuned on (Optuna minimised "
+            "their mean log loss): the tuning objective's folds, so optimistic, not an "
+            "out-of-sample estimate; the holdout figures are"
+            if params
+            else "F1 on purged walk-forward folds with untuned hyperparameters"
+        ),
     }
+    timings["holdout"] = time.perf_counter() - clock
+    return Candidate(
+        model=model,
+        metrics=metrics,
+        holdout_metrics=holdout_metrics,
+        folds=folds,
+        holdout=holdout,
+        probability=probability,
+        timings=timings,
+        samples=len(labeled),
+        tickers=len(np.unique(labeled.ticker_codes)),
+    )
+
+
+def judge_candidate(
+    candidate: Candidate,
+    production_model: TrainedModel | None,
+    settings: RetrainingSettings,
+    *,
+    force: bool = False,
+    progress: Progress = no_progress,
+    lookahead: LookaheadAudit | None = None,
+    history: CandidateHistory | None = None,
+) -> TrainingResult:
+    """Compare a fitted candidate with production on the same rows and apply the gates.
+
+    ``lookahead`` is the audit of the inputs (``lookahead.audit_retrain``, run where the market
+    is known); its holdout check is added here and it becomes the gate ``lookahead``.
+    ``history``: the candidates judged since production last changed (from the store), which
+    set the skill gates' level when ``settings.repeated_testing``; None = no earlier candidate.
+    """
+    clock = time.perf_counter()
+    progress("holdout and skill test", 0, 1)
+    timings = dict(candidate.timings)
+    metrics = dict(candidate.metrics)
+    holdout, probability = candidate.holdout, candidate.probability
     comparison = compare_with_production(production_model, holdout, probability, settings)
     if lookahead is not None:
-        lookahead = lookahead.judge_holdout(holdout_metrics["roc_auc"])
+        lookahead = lookahead.judge_holdout(candidate.holdout_metrics["roc_auc"])
         timings["lookahead"] = lookahead.seconds
+    level = None
+    if settings.skill_gate and settings.repeated_testing:
+        level = repeated_testing(
+            history or CandidateHistory(),
+            metrics["holdout_start"],
+            alpha=settings.skill_p_value,
+            holdout_days=settings.holdout_days,
+        )
     gates, skill = judge(
         holdout,
         probability,
         settings,
         train_base_rate=metrics["train_base_rate"],
-        metrics=holdout_metrics,
+        metrics=candidate.holdout_metrics,
         comparison=comparison,
         force=force,
         lookahead=lookahead,
+        level=level,
     )
     if skill is not None:
         metrics["pt_statistic"] = skill.pt_statistic
@@ -343,19 +441,45 @@ def train_and_evaluate(
         metrics["skill_p_value_auc"] = skill.p_value_auc
         metrics["accuracy_edge"] = skill.accuracy_edge
         metrics["skill_p_value_accuracy"] = skill.p_value_accuracy
+    model = candidate.model
     model.metrics = metrics
-    timings["holdout"] = time.perf_counter() - clock
+    timings["holdout"] = timings.get("holdout", 0.0) + time.perf_counter() - clock
     return TrainingResult(
         model=model,
         metrics=metrics,
-        folds=folds,
+        folds=candidate.folds,
         gates=gates,
         comparison=comparison,
         timings=timings,
-        samples=len(labeled),
-        tickers=len(np.unique(labeled.ticker_codes)),
+        samples=candidate.samples,
+        tickers=candidate.tickers,
         params=model.params,
         lookahead=lookahead,
+    )
+
+
+def train_and_evaluate(
+    dataset: Dataset,
+    production_model: TrainedModel | None,
+    settings: RetrainingSettings,
+    *,
+    params: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: Progress = no_progress,
+    lookahead: LookaheadAudit | None = None,
+    history: CandidateHistory | None = None,
+) -> TrainingResult:
+    """Cross-validate, fit the final model, score it on the holdout and apply the gates
+    (``fit_candidate`` then ``judge_candidate``)."""
+    candidate = fit_candidate(dataset, settings, params=params, progress=progress)
+    return judge_candidate(
+        candidate,
+        production_model,
+        settings,
+        force=force,
+        progress=progress,
+        lookahead=lookahead,
+        history=history,
     )
 
 
@@ -369,6 +493,7 @@ def judge(
     comparison: ChampionComparison | None = None,
     force: bool = False,
     lookahead: LookaheadAudit | None = None,
+    level: RepeatedTesting | None = None,
 ) -> tuple[GateReport, SkillTest | None]:
     """Apply every configured gate to predictions on ``rows`` (the skill test included).
 
@@ -377,6 +502,7 @@ def judge(
     when unknown: no edge is measured). ``metrics`` are the classification metrics of these
     predictions when already computed.
     ``lookahead``, when given, adds its gate (it fails on any leak the audit found).
+    ``level``, when given, is the skill gates' level after repeated testing.
     """
     skill = None
     if settings.skill_gate:
@@ -389,6 +515,7 @@ def judge(
             samples=settings.bootstrap_samples,
             block_days=settings.block_days,
             seed=settings.seed,
+            variance=settings.skill_variance,
         )
     gates = evaluate_gates(
         metrics or classification_metrics(rows.y, probability),
@@ -399,6 +526,8 @@ def judge(
         skill=skill,
         skill_p_value=settings.skill_p_value,
         forced=force,
+        profile=settings.gate_profile,
+        repeated_testing=level,
     )
     if lookahead is not None:
         gates.gates.append(lookahead.gate())
