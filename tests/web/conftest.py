@@ -42,9 +42,13 @@ def artefacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def prepare_store(workdir: Path) -> None:
-    """Two real retrains: a deploy, then a forced one (so production has a backup)."""
-    for args in (("retrain",), ("retrain", "--force")):
+REPLAY = ("replay", "--every", "monthly", "--start", "2026-07-01", "--out", "replay/monthly")
+
+
+def prepare_store(workdir: Path, *, replay: bool = False) -> None:
+    """Two real retrains: a deploy, then a forced one (so production has a backup); with
+    ``replay``, a real monthly replay report in ``replay/`` (the default ``paths.replay_dir``)."""
+    for args in (("retrain",), ("retrain", "--force"), *((REPLAY,) if replay else ())):
         result = run_cli(*args, env=ENV, cwd=workdir)
         assert result.returncode == 0, result.stdout + result.stderr
 

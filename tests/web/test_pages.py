@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from tests.web.conftest import WIDTHS, Watched, api, artefacts_dir, prepare_store, serving
@@ -14,7 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dashboard-pages")]
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> str:
     workdir = tmp_path_factory.mktemp("dashboard-pages")
-    prepare_store(workdir)
+    prepare_store(workdir, replay=True)
     with serving(workdir) as url:
         yield url
 
@@ -41,6 +42,7 @@ def pages(store: dict) -> dict[str, tuple[str, str]]:
         "runs-deployed": ("/runs?outcome=deployed", "Runs"),
         "run": (f"/runs/{run['run_id']}", f"Run {run['run_id']}"),
         "version": (f"/versions/{backup}", f"Version {backup}"),
+        "replay": ("/replay", "Replay"),
         "alerts": ("/alerts", "Alerts"),
     }
 
@@ -150,6 +152,27 @@ def test_the_runs_chart_draws_and_the_filter_narrows_the_table(watched, base, st
     assert page.locator("#folds tbody tr").count() >= 2  # walk-forward folds
     assert "min_f1_score" in page.locator("table.gates").inner_text()
     watched.assert_clean()
+
+
+def test_the_replay_page_shows_the_report_its_charts_and_nothing_else_of_the_folder(watched, base):
+    watched.visit(base + "/replay")
+    page = watched.page
+    report = page.locator("#replay-monthly")
+    assert "monthly from" in report.locator("h2").inner_text()
+    rows = report.locator("table.replay-table tbody tr")
+    names = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+    assert names[0] == "policy (gates)" and "never_retrain" in names and "always_up" in names
+    images = report.locator(".charts img")
+    assert images.count() == 3
+    for i in range(3):  # every chart loaded and has pixels
+        size = images.nth(i).evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+        assert size[0] and size[1] > 100 and size[2] > 100, size
+    page.click("#replay-monthly a[href$='report.html']")
+    page.wait_for_url("**/replay/monthly/report.html")
+    watched.assert_clean()
+    for path in ("/replay/monthly/predictions.parquet", "/replay/monthly/store", "/replay/x/a"):
+        answer = httpx.get(base + path, timeout=10)
+        assert answer.status_code == 404 and answer.json()["error"] == "not_found", path
 
 
 def test_pages_read_as_tables_with_javascript_off(browser, base, store):

@@ -117,3 +117,32 @@ def test_vendored_libraries_ship_with_their_licences_and_are_served(client):
 def test_dashboard_routes_stay_out_of_the_api_schema(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert all(path.startswith(("/api/", "/health", "/metrics")) for path in paths)
+
+
+def test_replay_reports_are_the_folders_with_a_summary_and_serve_only_their_own_files(tmp_path):
+    from trading_engine.web import replays
+
+    (tmp_path / "weekly").mkdir()
+    (tmp_path / "weekly" / "summary.json").write_text('{"steps": 3}')
+    (tmp_path / "weekly" / "rolling_auc.png").write_bytes(b"png")
+    (tmp_path / "weekly" / "predictions.parquet").write_bytes(b"rows")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "summary.json").write_text("[1, 2")
+    (tmp_path / "empty").mkdir()
+    found = {report.key: report for report in replays.reports(tmp_path)}
+    assert set(found) == {"weekly", "broken"}
+    assert found["weekly"].summary == {"steps": 3} and found["weekly"].charts == [
+        ("rolling_auc.png", "Rolling realised AUC")
+    ]
+    assert found["broken"].problem.startswith("summary.json is unreadable")
+    assert replays.served_file(tmp_path, "weekly", "rolling_auc.png") == (
+        tmp_path / "weekly" / "rolling_auc.png"
+    )
+    for key, name in [("weekly", "predictions.parquet"), ("weekly", "model_age.png"), ("x", "y")]:
+        assert replays.served_file(tmp_path, key, name) is None
+    assert replays.reports(tmp_path / "missing") == []
+
+
+def test_the_replay_page_without_reports_says_how_to_make_one(client):
+    page = client.get("/replay")
+    assert page.status_code == 200 and "No replay report in" in page.text

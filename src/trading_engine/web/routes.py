@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from ..api.deps import ServiceDep
-from . import views
+from . import replays, views
 
 if TYPE_CHECKING:
     from ..model_retraining import ModelRetrainingService
@@ -144,6 +144,25 @@ def version_page(version: str, request: Request, service: ServiceDep) -> HTMLRes
 def alerts_page(request: Request, service: ServiceDep) -> HTMLResponse:
     started = time.perf_counter()
     return page(request, service, "alerts.html", started, nav="alerts", view=views.alerts(service))
+
+
+@router.get("/replay", response_class=HTMLResponse)
+def replay_page(request: Request, service: ServiceDep) -> HTMLResponse:
+    started = time.perf_counter()
+    folder = service.settings.paths.replay_dir
+    found = replays.reports(folder)
+    return page(
+        request, service, "replay.html", started, nav="replay", reports=found, folder=folder
+    )
+
+
+@router.get("/replay/{key}/{name}")
+def replay_file(key: str, name: str, service: ServiceDep) -> FileResponse:
+    """A report's charts, its HTML report and its summary; nothing else from the folder."""
+    path = replays.served_file(service.settings.paths.replay_dir, key, name)
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no replay file {key[:60]!r}/{name[:60]!r}")
+    return FileResponse(path, media_type=replays.SERVED[name])
 
 
 @router.get("/ui/jobs/{job_id}", response_class=HTMLResponse)
