@@ -41,7 +41,7 @@ case "$task" in
          "$VENV/bin/python" -m mypy ;;
   test)  setup; exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
   bench) setup
-         for b in features retrain scale serve gates startup store replay; do "$VENV/bin/python" "bench/$b.py"; done ;;
+         for b in features retrain scale serve gates startup store replay dashboard; do "$VENV/bin/python" "bench/$b.py"; done ;;
   lock)  setup; "$VENV/bin/uv" pip compile --quiet --python-version 3.11 --extra dev \
            --generate-hashes --no-header --no-emit-index-url -o requirements.lock pyproject.toml ;;
   *) echo "usage: ./dev.sh demo|check|test|bench|lock" >&2; exit 2 ;;

@@ -88,3 +88,11 @@ def cli_run(monkeypatch, tmp_path, capsys):
 
     yield run
     get_settings.cache_clear()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say where the dashboard tests left their screenshots (tests/web/conftest.py)."""
+    factory = getattr(config, "_tmp_path_factory", None)  # the session's; xdist workers nest in it
+    folder = factory.getbasetemp() / "dashboard-artefacts" if factory else None
+    if folder is not None and folder.is_dir() and any(folder.iterdir()):
+        terminalreporter.write_line(f"dashboard screenshots: {folder}")

@@ -367,6 +367,7 @@ class AlertSettings(Section):
 class PathSettings(Section):
     models_dir: Path = Path("models")
     logs_dir: Path = Path("logs")
+    replay_dir: Path = Path("replay")  # the dashboard shows the `replay --out` reports in it
 
 
 MIN_TOKEN_LENGTH = 16

@@ -1,4 +1,5 @@
-"""The FastAPI app: the seed's endpoints, jobs, history, models, predict, health, metrics."""
+"""The FastAPI app: the seed's endpoints, jobs, history, models, predict, health, metrics, and
+the dashboard (``web``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from . import __version__, prom_metrics
+from . import __version__, prom_metrics, web
 from .api import errors, models, monitoring, retraining, system
 from .api.guard import BodyLimit, WriteGuard
 from .config import Settings, get_settings
@@ -96,6 +97,7 @@ def create_app(
 
     for router in (retraining.router, models.router, monitoring.router, system.router):
         app.include_router(router)
+    web.install(app)  # the dashboard at /, reading the same service
     return app
 
 

@@ -85,6 +85,21 @@ def test_checksum_is_verified_on_load(registry):
         decode_model(bytes(data), "prod")
 
 
+def test_a_healthy_production_file_is_served_as_it_is_with_no_problem(registry):
+    # Negative control for the test below: a spurious problem here is an alert on every deploy.
+    first, second = deploy(registry, 0), deploy(registry, 1)
+    served, problems = registry.production_bytes()
+    assert (served.version, served.source, problems) == (second, registry.prod_path, [])
+    assert first != second
+
+
+def test_one_version_is_described_as_the_list_describes_it(registry):
+    deploy(registry, 0), deploy(registry, 1)
+    listed = registry.versions()
+    assert [registry.version_info(info.version) for info in listed] == listed
+    assert registry.version_info("20200101_000000") is None
+
+
 def test_a_corrupt_production_file_is_served_around_then_quarantined_and_restored(
     registry, repairs
 ):

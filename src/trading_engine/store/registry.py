@@ -468,12 +468,14 @@ class ModelRegistry:
         self.on_repair(Repair(message, alert))
 
     # -- reading ---------------------------------------------------------------------------
-    def verified_bytes(self, version: str) -> ModelBytes | None:
-        """An intact copy of ``version``: its version file, else a role file holding it."""
+    def verified_bytes(self, version: str, *, prefer: Path | None = None) -> ModelBytes | None:
+        """An intact copy of ``version``: ``prefer`` (a role file), else its version file, else
+        a role file holding it."""
         row = self.db.version(version)
         if row is None:
             return None
-        for path in (self.version_path(version), self.prod_path, self.backup_path):
+        paths = (self.version_path(version), self.prod_path, self.backup_path)
+        for path in dict.fromkeys((prefer, *paths) if prefer else paths):
             try:
                 data = path.read_bytes()
             except OSError:
@@ -501,7 +503,7 @@ class ModelRegistry:
             version = pointers.get(role)
             if version is None:
                 continue
-            good = self.verified_bytes(version)
+            good = self.verified_bytes(version, prefer=self.role_path(role))
             if good is not None:
                 if good.source != self.role_path(role) and role == "production":
                     problems.append(
@@ -522,26 +524,32 @@ class ModelRegistry:
         """Every stored version, newest first, with its role and whether its file verifies."""
         if not self.ensure():
             return []
-        pointers = {version: role for role, version in self.db.pointers().items()}
-        infos = []
-        for row in self.db.versions():
-            metadata = row.metadata
-            metrics = metadata.get("metrics") or {}
-            infos.append(
-                VersionInfo(
-                    version=row.version,
-                    path=str(self.version_path(row.version)),
-                    role=pointers.get(row.version),  # type: ignore[arg-type]
-                    created_at=row.created_at,
-                    train_start=metadata.get("train_start"),
-                    train_end=metadata.get("train_end"),
-                    forced=bool(metadata.get("forced", False)),
-                    verified=self.verified_bytes(row.version) is not None,
-                    metrics={key: metrics.get(key) for key in METRIC_KEYS},
-                    data=metadata.get("data_source"),
-                )
-            )
-        return infos
+        roles = {version: role for role, version in self.db.pointers().items()}
+        return [self._version_info(row, roles) for row in self.db.versions()]
+
+    def version_info(self, version: str) -> VersionInfo | None:
+        """One stored version as ``versions()`` lists it (verifying only its own file)."""
+        row = self.db.version(version) if self.ensure() else None
+        if row is None:
+            return None
+        roles = {version: role for role, version in self.db.pointers().items()}
+        return self._version_info(row, roles)
+
+    def _version_info(self, row: VersionRow, roles: dict[str, str]) -> VersionInfo:
+        metadata = row.metadata
+        metrics = metadata.get("metrics") or {}
+        return VersionInfo(
+            version=row.version,
+            path=str(self.version_path(row.version)),
+            role=roles.get(row.version),  # type: ignore[arg-type]
+            created_at=row.created_at,
+            train_start=metadata.get("train_start"),
+            train_end=metadata.get("train_end"),
+            forced=bool(metadata.get("forced", False)),
+            verified=self.verified_bytes(row.version) is not None,
+            metrics={key: metrics.get(key) for key in METRIC_KEYS},
+            data=metadata.get("data_source"),
+        )
 
     def version_metadata(self, version: str) -> dict[str, Any] | None:
         row = self.db.version(version) if self.ensure() else None
