@@ -63,7 +63,26 @@
     return new uPlot(opts, [data.times, data.accuracy, data.roc_auc, data.f1_score], el);
   }
 
-  const DRAW = { timeline: timeline, runs: runs };
+  const DAY_STEPS = [1, 2, 7, 14, 30, 91, 182, 365].map((days) => days * 86400);
+  const isoDay = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
+
+  function monitoring(el, data) {
+    const opts = Object.assign(size(el), {
+      scales: { x: { time: true }, y: { range: [0, 1] } },
+      axes: [
+        { incrs: DAY_STEPS, values: (u, splits) => splits.map(isoDay) },
+        {},
+      ],
+      series: [
+        { label: "as-of", value: (u, v) => (v == null ? "–" : isoDay(v)) },
+        { label: "production accuracy", stroke: "#2456c7", width: 2, spanGaps: true, points: { show: true, size: 6 } },
+        { label: "shadow accuracy", stroke: "#dc6803", width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 6 } },
+      ],
+    });
+    return new uPlot(opts, [data.times, data.production, data.shadow], el);
+  }
+
+  const DRAW = { timeline: timeline, runs: runs, monitoring: monitoring };
 
   function drawAll(root) {
     (root || document).querySelectorAll("[data-chart]").forEach((el) => {
