@@ -233,12 +233,14 @@ def test_the_monitoring_page_charts_realised_accuracy_lists_drift_and_the_action
     # count for that version, not for the shadow role.
     assert [p["shadow_accuracy"] is not None for p in series] == [False, True, True, True]
     data = page.evaluate("JSON.parse(document.getElementById('monitoring-data').textContent)")
-    assert data["production"] == [p["production_accuracy"] for p in series]
-    assert data["shadow"] == [p["shadow_accuracy"] for p in series]
-    ink = canvas_ink(page, "#monitoring-chart")
-    assert ink["width"] > 200 and ink["height"] > 100 and ink["inked"] > 500, ink
-    legend = page.locator("#monitoring-chart").inner_text()
-    assert "production accuracy" in legend and "shadow accuracy" in legend
+    for key in ("production_accuracy", "shadow_accuracy", "production_auc", "shadow_auc"):
+        assert data[key] == [p[key] for p in series], key
+    assert any(value is not None for value in data["production_auc"])
+    for chart, metric in (("#monitoring-chart", "accuracy"), ("#monitoring-auc-chart", "AUC")):
+        ink = canvas_ink(page, chart)
+        assert ink["width"] > 200 and ink["height"] > 100 and ink["inked"] > 500, (chart, ink)
+        legend = page.locator(chart).inner_text()
+        assert f"production {metric}" in legend and f"shadow {metric}" in legend
     # Production against its shadow on the same rows, and every rolling window.
     comparison = page.locator("#comparison-table").inner_text()
     assert report["production_version"] in comparison and report["shadow_version"] in comparison

@@ -93,12 +93,14 @@ def test_the_monitoring_chart_reads_the_series_by_date():
         [
             {"as_of": "2026-11-24", "production_accuracy": 0.6, "shadow_accuracy": None},
             {"as_of": "2026-11-25", "production_accuracy": 0.4, "shadow_accuracy": 0.5},
-        ]
+        ]  # a report from before the series had AUC: none drawn
     )
     assert chart == {
         "times": [1795478400, 1795564800],
-        "production": [0.6, 0.4],
-        "shadow": [None, 0.5],
+        "production_accuracy": [0.6, 0.4],
+        "shadow_accuracy": [None, 0.5],
+        "production_auc": [None, None],
+        "shadow_auc": [None, None],
     }
 
 

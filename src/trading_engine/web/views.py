@@ -433,7 +433,11 @@ class MonitoringView:
     """``GET /api/ml/monitoring``'s answer (the same function builds it), arranged for a page."""
 
     report: dict[str, Any]
-    chart: dict[str, Any]  # uPlot's data: as-of dates (epoch seconds) and daily accuracies
+    chart: dict[str, Any]  # uPlot's data: as-of dates (epoch seconds), daily accuracy and AUC
+
+    @property
+    def has_auc(self) -> bool:
+        return any(v is not None for k in ("production_auc", "shadow_auc") for v in self.chart[k])
 
     @property
     def empty(self) -> bool:
@@ -463,18 +467,21 @@ class MonitoringView:
         return found
 
 
+SERIES_KEYS = ("production_accuracy", "shadow_accuracy", "production_auc", "shadow_auc")
+
+
 def monitoring_chart(series: list[dict[str, Any]]) -> dict[str, Any]:
     """The stored report's daily series as uPlot columns (dates at 00:00 UTC)."""
-    times, production, shadow = [], [], []
+    columns: dict[str, list[Any]] = {"times": [], **{key: [] for key in SERIES_KEYS}}
     for point in series:
         try:
             day = datetime.fromisoformat(point["as_of"]).replace(tzinfo=UTC)
         except (KeyError, TypeError, ValueError):
             continue
-        times.append(int(day.timestamp()))
-        production.append(point.get("production_accuracy"))
-        shadow.append(point.get("shadow_accuracy"))
-    return {"times": times, "production": production, "shadow": shadow}
+        columns["times"].append(int(day.timestamp()))
+        for key in SERIES_KEYS:
+            columns[key].append(point.get(key))  # None: no figure that day (or an older report)
+    return columns
 
 
 def monitoring(service: ModelRetrainingService) -> MonitoringView:
