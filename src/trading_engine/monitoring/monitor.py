@@ -285,7 +285,8 @@ class Monitor:
         """Production's and the shadow's accuracy and AUC on each of the newest ``days``
         as-of dates (AUC None on a date whose rows all went one way)."""
         correct = (probability > 0.5) == (up == 1)
-        accuracy, auc = {}, {}
+        accuracy: dict[str, dict[Any, float]] = {}
+        auc: dict[str, dict[Any, float]] = {}
         for role in ("production", "shadow"):
             mask = roles == role
             if mask.any():

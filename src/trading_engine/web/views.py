@@ -463,7 +463,7 @@ class MonitoringView:
             (version, roles.get(version), figures)
             for version, figures in (self.report.get("by_version") or {}).items()
         ]
-        found.sort(key=lambda row: (order.get(row[1] or "", 2), row[0]), reverse=False)
+        found.sort(key=lambda row: (order.get(row[1] or "", 2), row[0]))
         return found
 
 
