@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,10 @@ def test_the_monitoring_page_before_any_prediction_is_an_empty_state(client):
 
 def test_logged_but_not_yet_scored(trained):
     """A deploy logs production's predictions; no monitoring job has run nor scored them."""
-    api = trained.get("/api/ml/monitoring").json()
+    deadline = time.monotonic() + 30  # the deploy's listener logs just after the job ends
+    while (api := trained.get("/api/ml/monitoring").json())["empty"]:
+        assert time.monotonic() < deadline, "the deploy logged no prediction"
+        time.sleep(0.05)
     assert api["empty"] is False and api["snapshot_at"] is None and api["counts"]["live"] > 0
     page = trained.get("/monitoring").text
     assert "No monitoring report yet" in page and "Nothing logged yet" not in page
