@@ -1,14 +1,17 @@
 """Server time of each dashboard page on the demo store (target: under 200 ms each).
 
 The store is made by real retrains on the built-in demo market (50 tickers, the defaults of
-``trading-engine demo``), then optionally given a long history of extra run records. Each page
+``trading-engine demo``) and the daily monitoring job run on the business days after (each as
+of its day, as ``monitor --run --as-of``: the Monitoring page and the Overview show a realised
+series, drift and freshness), then optionally given a long history of extra run records. Each page
 is requested through the real app (in-process ASGI client); the server time is the page's own
 ``Server-Timing`` (reading the service + rendering the template), the wall time adds the
 framework and the client. The first request after a deploy also decodes the production model;
 it is reported apart ("cold"). ``--no-gc`` turns Python's cyclic garbage collector off, to
 tell its full collections (the rare slow request) from the pages' own work.
 
-    python bench/dashboard.py [--deploys 30] [--runs 3000] [--repeat 30] [--no-gc]
+    python bench/dashboard.py [--deploys 30] [--runs 3000] [--monitor-days 30] [--repeat 30]
+                              [--no-gc]
 """
 
 from __future__ import annotations
@@ -44,6 +47,28 @@ def make_store(folder: Path, deploys: int):
         print(f"  retrain {index + 1}/{deploys}: {run.outcome} {run.version or ''}", flush=True)
     service.rollback(reason="bench: a rollback on the timeline")
     return service
+
+
+def monitor_days(service, days: int) -> None:
+    """The daily monitoring job on ``days`` business days from today, each with the demo
+    market as of that day (as ``monitor --run --as-of DAY``): a report with a realised series,
+    drift and freshness for the Monitoring page and the Overview. Drift retrains off (they
+    would add deploys the bench did not ask for)."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from trading_engine.model_retraining import ModelRetrainingService
+
+    monitoring = service.settings.monitoring.model_copy(update={"drift_retrain": False})
+    settings = service.settings.model_copy(update={"monitoring": monitoring})
+    today = np.datetime64(service.clock().date(), "D")
+    for index in range(days):
+        day = np.busday_offset(today, index, roll="forward")
+        moment = datetime.fromisoformat(f"{day}T22:30:00").replace(tzinfo=UTC)
+        report = ModelRetrainingService(settings, clock=lambda m=moment: m).run_monitoring()
+    if days:
+        print(f"  monitoring: {days} days, {len(report['series'])} scored as-of dates", flush=True)
 
 
 def add_runs(service, runs: int) -> None:
@@ -95,6 +120,7 @@ def pages(service) -> dict[str, str]:
         "runs": "/runs",
         "runs, deployed only": "/runs?outcome=deployed",
         "runs, page 50": "/runs?offset=1000",
+        "monitoring": "/monitoring",
         "one run": f"/runs/{run.run_id}",
         "one version": f"/versions/{version}",
         "alerts": "/alerts",
@@ -118,6 +144,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deploys", type=int, default=30, help="real retrains (all deployed)")
     parser.add_argument("--runs", type=int, default=3000, help="extra run records afterwards")
+    parser.add_argument(
+        "--monitor-days", type=int, default=30, help="days of the monitoring job afterwards"
+    )
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--no-gc", action="store_true", help="garbage collector off")
     args = parser.parse_args()
@@ -132,6 +161,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         print(f"demo store: {args.deploys} real retrains on the demo market, one rollback")
         service = make_store(Path(folder), args.deploys)
+        monitor_days(service, args.monitor_days)
         app = create_app(service, start_scheduler=False)
         with TestClient(app, base_url="http://127.0.0.1:8000") as client:
             figures = measure(client, pages(service), args.repeat)
@@ -151,6 +181,7 @@ def main() -> None:
         {
             "target_ms": TARGET_MS,
             "deploys": args.deploys,
+            "monitor_days": args.monitor_days,
             "repeat": args.repeat,
             "gc": not args.no_gc,
             **results,

@@ -137,6 +137,17 @@ def test_logging_outcomes_and_realised_metrics_match_a_hand_computation(tmp_path
     )
     assert report["windows"]["21"]["rows"] == 3 * len(TICKERS)
     assert [point["as_of"] for point in report["series"]] == ["2026-05-01", days[0], days[1]]
+    # Each date's own accuracy and AUC, by hand.
+    on = np.array([r[2] for r in scored])
+    for point in report["series"]:
+        mask = on == point["as_of"]
+        assert point["production_accuracy"] == pytest.approx(
+            np.mean((p_arr[mask] > 0.5) == (up_arr[mask] == 1)), abs=1e-6
+        )
+        assert point["production_auc"] == pytest.approx(
+            roc_auc_score(up_arr[mask], p_arr[mask]), abs=1e-6
+        )
+        assert point["shadow_accuracy"] is None and point["shadow_auc"] is None  # no backup
     # The claim: the deploy-time holdout accuracy beside what was realised.
     assert report["claim"]["claimed_accuracy"] == pytest.approx(
         service.registry.production_metrics()["accuracy"], abs=1e-6

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.api.conftest import (  # the API tests' fixtures, reused here
@@ -51,6 +52,31 @@ def prepare_store(workdir: Path, *, replay: bool = False) -> None:
     for args in (("retrain",), ("retrain", "--force"), *((REPLAY,) if replay else ())):
         result = run_cli(*args, env=ENV, cwd=workdir)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+MONITOR_FROM = "2026-11-24"  # the demo market's last day in ENV: monitoring starts there
+MONITOR_DAYS = 9  # business days: the first 4 as-of dates learn their 5-day outcome
+
+
+def monitor_days(workdir: Path, *, days: int = MONITOR_DAYS, stale_after: int = 0) -> list[str]:
+    """The daily monitoring job, for real, on ``days`` business days from ``MONITOR_FROM``: each
+    day ``monitor --run --as-of DAY`` with the demo market ending that day (it only grows:
+    the demo market is prefix-stable). Then ``stale_after`` business days later once more with
+    no new bar: stale data. Drift retrains off: the demo market drifts by design, and a
+    retrain here would change production under the page tests. Returns the days run."""
+    first = np.datetime64(MONITOR_FROM, "D")
+    runs = [(str(np.busday_offset(first, i)),) * 2 for i in range(days)]
+    if stale_after:  # (as of, the market's last day)
+        runs.append((str(np.busday_offset(first, days - 1 + stale_after)), runs[-1][1]))
+    for as_of, market_end in runs:
+        env = {
+            **ENV,
+            "TRADING_ENGINE_DATA__DEMO_END": market_end,
+            "TRADING_ENGINE_MONITORING__DRIFT_RETRAIN": "false",
+        }
+        result = run_cli("monitor", "--run", "--as-of", as_of, "--json", env=env, cwd=workdir)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return [as_of for as_of, _ in runs]
 
 
 @contextmanager

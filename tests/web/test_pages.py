@@ -7,7 +7,16 @@ import re
 import httpx
 import pytest
 
-from tests.web.conftest import WIDTHS, Watched, api, artefacts_dir, prepare_store, serving
+from tests.web.conftest import (
+    MONITOR_DAYS,
+    WIDTHS,
+    Watched,
+    api,
+    artefacts_dir,
+    monitor_days,
+    prepare_store,
+    serving,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dashboard-pages")]
 
@@ -16,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dashboard-pages")]
 def base(tmp_path_factory) -> str:
     workdir = tmp_path_factory.mktemp("dashboard-pages")
     prepare_store(workdir, replay=True)
+    monitor_days(workdir, stale_after=4)  # 9 days of the monitoring job, then a stale day
     with serving(workdir) as url:
         yield url
 
@@ -28,6 +38,7 @@ def store(base) -> dict:
         "status": api(base, "/api/ml/retraining/status"),
         "models": api(base, "/api/ml/models"),
         "runs": history["items"],
+        "monitoring": api(base, "/api/ml/monitoring"),
     }
 
 
@@ -42,6 +53,7 @@ def pages(store: dict) -> dict[str, tuple[str, str]]:
         "runs-deployed": ("/runs?outcome=deployed", "Runs"),
         "run": (f"/runs/{run['run_id']}", f"Run {run['run_id']}"),
         "version": (f"/versions/{backup}", f"Version {backup}"),
+        "monitoring": ("/monitoring", "Monitoring"),
         "replay": ("/replay", "Replay"),
         "alerts": ("/alerts", "Alerts"),
     }
@@ -185,6 +197,12 @@ def test_pages_read_as_tables_with_javascript_off(browser, base, store):
         assert page.locator("#runs-table tbody tr").count() == len(store["runs"])
         page.goto(base + "/")
         assert store["status"]["production_version"] in page.locator("#production").inner_text()
+        assert page.locator("#realised tbody tr").count() == 2
+        page.goto(base + "/monitoring")
+        drift = store["monitoring"]["drift"]["features"]
+        assert page.locator("#drift-table tbody tr").count() == len(drift)
+        assert page.locator("#series-table tbody tr").count() == len(store["monitoring"]["series"])
+        assert page.locator("#events-table tbody tr").count() == 1
     finally:
         context.close()
 
@@ -195,5 +213,71 @@ def test_alerts_are_newest_first(watched, base):
     assert entries.count() >= 2
     stamps = [entries.nth(i).locator(".muted").first.inner_text() for i in range(entries.count())]
     assert stamps == sorted(stamps, reverse=True)
-    assert "deployed by force" in entries.first.inner_text()  # the last retrain's alert
+    texts = [entries.nth(i).inner_text() for i in range(entries.count())]
+    assert "stale data" in texts[0]  # the monitoring job's alert came last
+    assert "deployed by force" in texts[1]  # the last retrain's alert
+    watched.assert_clean()
+
+
+def test_the_monitoring_page_charts_realised_accuracy_lists_drift_and_the_actions(
+    watched, base, store
+):
+    report = store["monitoring"]
+    assert report["empty"] is False and report["snapshot_at"] is not None
+    watched.visit(base + "/monitoring")
+    page = watched.page
+    # Daily realised accuracy of production and its shadow: the first 4 dates are scored.
+    series = report["series"]
+    assert len(series) == MONITOR_DAYS - 5
+    # On the first date the deploys logged the shadow's rows while it was production: they
+    # count for that version, not for the shadow role.
+    assert [p["shadow_accuracy"] is not None for p in series] == [False, True, True, True]
+    data = page.evaluate("JSON.parse(document.getElementById('monitoring-data').textContent)")
+    for key in ("production_accuracy", "shadow_accuracy", "production_auc", "shadow_auc"):
+        assert data[key] == [p[key] for p in series], key
+    assert any(value is not None for value in data["production_auc"])
+    for chart, metric in (("#monitoring-chart", "accuracy"), ("#monitoring-auc-chart", "AUC")):
+        ink = canvas_ink(page, chart)
+        assert ink["width"] > 200 and ink["height"] > 100 and ink["inked"] > 500, (chart, ink)
+        legend = page.locator(chart).inner_text()
+        assert f"production {metric}" in legend and f"shadow {metric}" in legend
+    # Production against its shadow on the same rows, and every rolling window.
+    comparison = page.locator("#comparison-table").inner_text()
+    assert report["production_version"] in comparison and report["shadow_version"] in comparison
+    windows = page.locator("#windows-table tbody tr")
+    assert windows.count() == len(report["windows"])
+    # Drift: every feature of production, with its PSI, test and verdict.
+    rows = page.locator("#drift-table tbody tr")
+    features = report["drift"]["features"]
+    assert rows.count() == len(features) > 0
+    for i, feature in enumerate(features):
+        cells = rows.nth(i).locator("td")
+        assert cells.nth(0).inner_text() == feature["feature"]
+        assert cells.nth(2).inner_text() == feature["test"]
+        assert cells.nth(7).inner_text() == ("yes" if feature["drifted"] else "no")
+    # Freshness: the last run saw no new bar for 4 business days.
+    freshness = page.locator("#monitoring-freshness").inner_text()
+    assert "stale" in freshness and report["freshness"]["newest_bar"] in freshness
+    assert "training base rate" in freshness
+    # The policy action: the stale-data pause, newest first.
+    [event] = report["events"]
+    assert event["kind"] == "stale_data"
+    actions = page.locator("#events-table tbody tr")
+    assert actions.count() == 1 and "stale data" in actions.first.inner_text()
+    assert "paused" in page.locator("#monitoring-summary").inner_text()
+    watched.assert_clean()
+
+
+def test_the_overview_shows_production_realised_beside_its_claim(watched, base, store):
+    report = store["monitoring"]
+    production = store["status"]["production_version"]
+    figures = report["by_version"][production]
+    assert figures["rows"] > 0
+    watched.visit(base + "/")
+    table = watched.page.locator("#realised")
+    accuracy = table.locator("tbody tr").first.locator("td")
+    assert accuracy.nth(0).inner_text() == "accuracy"
+    assert accuracy.nth(1).inner_text() == f"{figures['accuracy']:.4f}"
+    card = watched.page.locator("#production").inner_text()
+    assert f"{figures['rows']} scored prediction(s)" in card
     watched.assert_clean()

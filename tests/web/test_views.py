@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,46 @@ def test_pages_before_any_model_say_so(client):
     assert "Nothing has been deployed yet" in client.get("/timeline").text
     assert "No runs" in client.get("/runs").text
     assert "No alerts yet" in client.get("/alerts").text
+
+
+def test_the_monitoring_page_before_any_prediction_is_an_empty_state(client):
+    page = client.get("/monitoring")
+    assert page.status_code == 200 and page.headers["server-timing"].startswith("app;dur=")
+    api = client.get("/api/ml/monitoring").json()
+    assert api["empty"] is True
+    assert "Nothing logged yet" in page.text and api["message"] in page.text
+    assert "No action yet" in page.text and 'data-chart="monitoring"' not in page.text
+    assert '<a href="/monitoring" aria-current="page">Monitoring</a>' in page.text
+
+
+def test_logged_but_not_yet_scored(trained):
+    """A deploy logs production's predictions; no monitoring job has run nor scored them."""
+    deadline = time.monotonic() + 30  # the deploy's listener logs just after the job ends
+    while (api := trained.get("/api/ml/monitoring").json())["empty"]:
+        assert time.monotonic() < deadline, "the deploy logged no prediction"
+        time.sleep(0.05)
+    assert api["empty"] is False and api["snapshot_at"] is None and api["counts"]["live"] > 0
+    page = trained.get("/monitoring").text
+    assert "No monitoring report yet" in page and "Nothing logged yet" not in page
+    assert f"{api['counts']['live']} live, 0 backfilled" in page
+    overview = trained.get("/").text
+    assert "Not yet scored" in overview and 'id="realised"' not in overview
+
+
+def test_the_monitoring_chart_reads_the_series_by_date():
+    chart = views.monitoring_chart(
+        [
+            {"as_of": "2026-11-24", "production_accuracy": 0.6, "shadow_accuracy": None},
+            {"as_of": "2026-11-25", "production_accuracy": 0.4, "shadow_accuracy": 0.5},
+        ]  # a report from before the series had AUC: none drawn
+    )
+    assert chart == {
+        "times": [1795478400, 1795564800],
+        "production_accuracy": [0.6, 0.4],
+        "shadow_accuracy": [None, 0.5],
+        "production_auc": [None, None],
+        "shadow_auc": [None, None],
+    }
 
 
 def test_pages_show_what_the_api_shows(trained):

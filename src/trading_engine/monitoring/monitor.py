@@ -29,6 +29,7 @@ from ..features.catalogue import CATALOGUE
 from ..records import Prediction
 from ..store import ModelRegistry
 from ..store.predictions import LoggedPrediction, MonitorEvent, PredictionLog
+from ..training.metrics import roc_auc
 from ..training.model import StoredModel, decode_model
 from . import policies
 from .drift import DriftThresholds, feature_drift
@@ -258,7 +259,7 @@ class Monitor:
             report["windows"][str(window)] = realised(
                 probability[mask], up[mask], dates[mask], self._base_rate(production)
             ).to_json()
-        report["series"] = self._series(dates, roles, correct, settings.series_days)
+        report["series"] = self._series(dates, roles, probability, up, settings.series_days)
         horizon = self.settings.retraining.horizon
         if production is not None and shadow is not None:
             report["comparison"] = self._compare(
@@ -275,22 +276,45 @@ class Monitor:
 
     @staticmethod
     def _series(
-        dates: np.ndarray, roles: np.ndarray, correct: np.ndarray, days: int
+        dates: np.ndarray,
+        roles: np.ndarray,
+        probability: np.ndarray,
+        up: np.ndarray,
+        days: int,
     ) -> list[dict[str, Any]]:
-        series = {}
+        """Production's and the shadow's accuracy and AUC on each of the newest ``days``
+        as-of dates (AUC None on a date whose rows all went one way)."""
+        correct = (probability > 0.5) == (up == 1)
+        accuracy: dict[str, dict[Any, float]] = {}
+        auc: dict[str, dict[Any, float]] = {}
         for role in ("production", "shadow"):
             mask = roles == role
             if mask.any():
                 unique, means = daily_means(correct[mask], dates[mask])
-                series[role] = dict(zip(unique.tolist(), means.tolist(), strict=True))
-        all_dates = sorted(set(series.get("production", {})) | set(series.get("shadow", {})))
+                accuracy[role] = dict(zip(unique.tolist(), means.tolist(), strict=True))
+        all_dates = sorted(set(accuracy.get("production", {})) | set(accuracy.get("shadow", {})))
+        shown = all_dates[-days:]
+        for role in accuracy:
+            index = np.flatnonzero(roles == role)
+            index = index[np.argsort(dates[index], kind="stable")]
+            on = dates[index]
+            auc[role] = {}
+            for day in shown:
+                moment = np.datetime64(day, "D")
+                lo = np.searchsorted(on, moment, side="left")
+                hi = np.searchsorted(on, moment, side="right")
+                if hi > lo:
+                    rows = index[lo:hi]
+                    auc[role][day] = roc_auc(up[rows], probability[rows])
         return [
             {
                 "as_of": str(day),
-                "production_accuracy": _round(series.get("production", {}).get(day)),
-                "shadow_accuracy": _round(series.get("shadow", {}).get(day)),
+                "production_accuracy": _round(accuracy.get("production", {}).get(day)),
+                "shadow_accuracy": _round(accuracy.get("shadow", {}).get(day)),
+                "production_auc": _round(auc.get("production", {}).get(day)),
+                "shadow_auc": _round(auc.get("shadow", {}).get(day)),
             }
-            for day in all_dates[-days:]
+            for day in shown
         ]
 
     def _compare(

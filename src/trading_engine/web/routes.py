@@ -140,6 +140,13 @@ def version_page(version: str, request: Request, service: ServiceDep) -> HTMLRes
     return page(request, service, "version.html", started, nav="timeline", view=view)
 
 
+@router.get("/monitoring", response_class=HTMLResponse)
+def monitoring_page(request: Request, service: ServiceDep) -> HTMLResponse:
+    started = time.perf_counter()
+    view = views.monitoring(service)
+    return page(request, service, "monitoring.html", started, nav="monitoring", view=view)
+
+
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, service: ServiceDep) -> HTMLResponse:
     started = time.perf_counter()

@@ -130,6 +130,7 @@ class Overview:
     last_run: RunRecord | None
     freshness: Freshness
     rollback_choices: list[tuple[str, str | None]]  # (version, role), production left out
+    realised: RealisedCard | None = None  # production's realised metrics, from monitoring
 
 
 def health(service: ModelRetrainingService) -> Health:
@@ -224,6 +225,7 @@ def overview(service: ModelRetrainingService) -> Overview:
         last_run=last,
         freshness=freshness(service, card, last),
         rollback_choices=rollback_choices(service),
+        realised=realised_card(service, card.version) if card else None,
     )
 
 
@@ -423,3 +425,88 @@ def metric_rows(metrics: Any) -> list[tuple[str, Any]]:
     """The seed's metrics in the seed's order, from a dict or a ``HoldoutMetrics``."""
     values = metrics if isinstance(metrics, dict) else metrics.model_dump()
     return [(key, values.get(key)) for key in METRIC_KEYS if values.get(key) is not None]
+
+
+# -- monitoring --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MonitoringView:
+    """``GET /api/ml/monitoring``'s answer (the same function builds it), arranged for a page."""
+
+    report: dict[str, Any]
+    chart: dict[str, Any]  # uPlot's data: as-of dates (epoch seconds), daily accuracy and AUC
+
+    @property
+    def has_auc(self) -> bool:
+        return any(v is not None for k in ("production_auc", "shadow_auc") for v in self.chart[k])
+
+    @property
+    def empty(self) -> bool:
+        return bool(self.report.get("empty"))
+
+    @property
+    def has_report(self) -> bool:
+        return self.report.get("snapshot_at") is not None
+
+    @property
+    def windows(self) -> list[tuple[str, dict[str, Any]]]:
+        return sorted((self.report.get("windows") or {}).items(), key=lambda item: int(item[0]))
+
+    @property
+    def versions(self) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(version, role now, realised), production first, then the shadow, then the rest."""
+        roles = {
+            self.report.get("production_version"): "production",
+            self.report.get("shadow_version"): "shadow",
+        }
+        order = {"production": 0, "shadow": 1}
+        found = [
+            (version, roles.get(version), figures)
+            for version, figures in (self.report.get("by_version") or {}).items()
+        ]
+        found.sort(key=lambda row: (order.get(row[1] or "", 2), row[0]))
+        return found
+
+
+SERIES_KEYS = ("production_accuracy", "shadow_accuracy", "production_auc", "shadow_auc")
+
+
+def monitoring_chart(series: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stored report's daily series as uPlot columns (dates at 00:00 UTC)."""
+    columns: dict[str, list[Any]] = {"times": [], **{key: [] for key in SERIES_KEYS}}
+    for point in series:
+        try:
+            day = datetime.fromisoformat(point["as_of"]).replace(tzinfo=UTC)
+        except (KeyError, TypeError, ValueError):
+            continue
+        columns["times"].append(int(day.timestamp()))
+        for key in SERIES_KEYS:
+            columns[key].append(point.get(key))  # None: no figure that day (or an older report)
+    return columns
+
+
+def monitoring(service: ModelRetrainingService) -> MonitoringView:
+    """The report the last monitoring job stored, with live counts and the monitor's events:
+    ``monitoring_payload``, exactly what the API and ``monitor --json`` answer."""
+    from ..monitoring.report import monitoring_payload
+
+    report = monitoring_payload(service)
+    return MonitoringView(report=report, chart=monitoring_chart(report.get("series") or []))
+
+
+@dataclass(frozen=True)
+class RealisedCard:
+    """Production's realised metrics from the stored monitoring report, beside its claim."""
+
+    version: str
+    at: str | None  # when the report was made
+    figures: dict[str, Any] | None  # realised(): rows, accuracy, roc_auc...; None: not scored
+
+    @property
+    def scored(self) -> bool:
+        return bool(self.figures and self.figures.get("rows"))
+
+
+def realised_card(service: ModelRetrainingService, version: str) -> RealisedCard:
+    snapshot = service.monitoring_snapshot() or {}
+    figures = (snapshot.get("by_version") or {}).get(version)
+    return RealisedCard(version=version, at=snapshot.get("at"), figures=figures)

@@ -63,7 +63,30 @@
     return new uPlot(opts, [data.times, data.accuracy, data.roc_auc, data.f1_score], el);
   }
 
-  const DRAW = { timeline: timeline, runs: runs };
+  const DAY_STEPS = [1, 2, 7, 14, 30, 91, 182, 365].map((days) => days * 86400);
+  const isoDay = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
+
+  function realised(metric) {
+    return function (el, data) {
+      const name = metric === "auc" ? "AUC" : "accuracy";
+      const opts = Object.assign(size(el), {
+        padding: [12, 36, 0, 0], // room for the last date's label
+        scales: { x: { time: true }, y: { range: [0, 1] } },
+        axes: [
+          { incrs: DAY_STEPS, values: (u, splits) => splits.map(isoDay) },
+          {},
+        ],
+        series: [
+          { label: "as-of", value: (u, v) => (v == null ? "–" : isoDay(v)) },
+          { label: "production " + name, stroke: "#2456c7", width: 2, spanGaps: true, points: { show: true, size: 6 } },
+          { label: "shadow " + name, stroke: "#dc6803", width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 6 } },
+        ],
+      });
+      return new uPlot(opts, [data.times, data["production_" + metric], data["shadow_" + metric]], el);
+    };
+  }
+
+  const DRAW = { timeline: timeline, runs: runs, "monitoring-accuracy": realised("accuracy"), "monitoring-auc": realised("auc") };
 
   function drawAll(root) {
     (root || document).querySelectorAll("[data-chart]").forEach((el) => {
