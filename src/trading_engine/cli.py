@@ -866,25 +866,24 @@ def _print_monitoring(payload: dict) -> None:
     windows = payload.get("windows") or {}
     if by_version or windows:
         table = _narrow_table("Realised metrics")
-        for column in (
-            "Rows of",
-            "Rows",
-            "Dates",
-            "Acc.",
-            "AUC",
-            "Brier",
-            "vs up",
-            "vs base",
-            "PT p",
-        ):
+        table.padding = 0  # the box puts one space between columns: nine fit in 80
+        for column in ("Rows of", "Rows", "Dates", "Acc.", "AUC", "Brier", "vs up", "vs base"):
             table.add_column(
                 column, no_wrap=True, justify="left" if column == "Rows of" else "right"
             )
-        labelled = [(f"production, last {w} dates", m) for w, m in windows.items()]
+        table.add_column("PT p", no_wrap=True, justify="right")
+        labelled = [(f"last {w} dates", m) for w, m in windows.items()]
+        # Production, its shadow and the newest few others; every version is in --json.
+        current = {payload["production_version"], payload["shadow_version"]}
+        newest = sorted(by_version, reverse=True)
+        shown = sorted(
+            [v for v in newest if v in current] + [v for v in newest if v not in current][:5]
+        )
         labelled += [
-            (f"{version} ({_role(payload, version)})", m)
-            for version, m in sorted(by_version.items())
+            (f"{v} {_ROLE_TAGS[_role(payload, v)]}".rstrip(), by_version[v]) for v in shown
         ]
+        if len(shown) < len(by_version):
+            table.caption = f"{len(by_version) - len(shown)} older version(s): monitor --json"
         for label, m in labelled:
             table.add_row(
                 label,
@@ -966,6 +965,9 @@ def _print_monitoring(payload: dict) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+_ROLE_TAGS = {"production": "prod", "shadow": "shadow", "earlier": ""}
 
 
 def _role(payload: dict, version: str) -> str:

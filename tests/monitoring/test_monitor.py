@@ -391,3 +391,37 @@ def test_monitor_run_as_of_then_the_report(cli_run):
     assert payload["drift"]["features"] and payload["snapshot_at"] == payload["at"]
     code, out, _ = cli_run("monitor", **env)
     assert code == 0 and "predictions logged: 5 live" in out and "Drift:" in out
+
+
+def test_the_realised_table_fits_80_columns_with_the_newest_versions(capsys, monkeypatch):
+    from trading_engine import cli
+
+    metrics = {
+        "rows": 62_500,
+        "dates": 250,
+        "accuracy": 0.5123,
+        "roc_auc": 0.5234,
+        "brier": 0.2499,
+        "edge_vs_always_up": -0.0123,
+        "edge_vs_training_majority": 0.0042,
+        "pt_p_value": 0.3456,
+    }
+    versions = [f"202609{day:02d}_223000" for day in range(1, 11)]
+    payload = {
+        "production_version": versions[-1],
+        "shadow_version": versions[0],
+        "empty": False,
+        "counts": {"live": 1, "with_outcome": 1, "pending": 0, "backfill": 0},
+        "windows": {"21": metrics, "63": metrics},
+        "by_version": dict.fromkeys(versions, metrics),
+    }
+    monkeypatch.setattr(cli.console, "width", 80)
+    cli._print_monitoring(payload)
+    out = capsys.readouterr().out
+    table = out[out.index("Realised metrics") :]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "…" not in table  # nothing cut
+    assert f"{versions[-1]} prod" in table and f"{versions[0]} shadow" in table
+    shown = [v for v in versions if v in table]
+    assert shown == [versions[0], *versions[-6:]]  # the shadow, then the newest five and prod
+    assert "3 older version(s): monitor --json" in table
