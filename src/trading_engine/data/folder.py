@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ..cores import available_cores
 from ..errors import DataLocationError
 from .market import NOTHING_LOADED, Finding, PriceHistory, printable
 from .validation import normalise_name
@@ -207,7 +208,7 @@ class FolderProvider:
         self, tickers: Sequence[str] | None, *, min_rows: int
     ) -> tuple[dict[str, PriceHistory], list[Finding]]:
         files, findings = self.files(tickers)
-        workers = self.workers or os.cpu_count() or 1
+        workers = self.workers or available_cores()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(
                 pool.map(lambda item: self.load_one(item[0], item[1], min_rows), files.items())

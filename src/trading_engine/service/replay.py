@@ -23,7 +23,6 @@ Baselines are scored on the same rows: ``never_retrain`` (the first model kept),
 from __future__ import annotations
 
 import multiprocessing
-import os
 import secrets
 import time
 from collections import deque
@@ -37,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..config import Settings
+from ..cores import available_cores
 from ..data.market import MarketData, PriceHistory, QualityReport, as_day
 from ..data.providers import period_start
 from ..errors import ConfigError, DataError, TradingEngineError
@@ -328,7 +328,7 @@ def _threads_per_worker(settings: Settings, workers: int) -> Settings:
     tree = settings.retraining.lightgbm
     if tree.num_threads or workers <= 1:
         return settings
-    share = max(1, (os.cpu_count() or 1) // workers)
+    share = max(1, available_cores() // workers)
     retraining = settings.retraining.model_copy(
         update={"lightgbm": tree.model_copy(update={"num_threads": share})}
     )

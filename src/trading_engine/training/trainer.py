@@ -9,7 +9,6 @@ label-free quantiles of the development features; the holdout never influences t
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..cores import available_cores
 from ..features.dataset import Dataset
 from ._lightgbm import import_lightgbm
 from .gates import ChampionComparison, GateReport, evaluate_gates
@@ -97,7 +97,7 @@ def lightgbm_params(settings: RetrainingSettings, overrides: dict[str, Any] | No
         "bagging_fraction": tree.bagging_fraction,
         "bagging_freq": tree.bagging_freq,
         "lambda_l2": tree.lambda_l2,
-        "num_threads": tree.num_threads or os.cpu_count() or 1,
+        "num_threads": tree.num_threads or available_cores(),
         "seed": settings.seed,
         "deterministic": True,
         "force_col_wise": True,
@@ -152,7 +152,7 @@ def fold_workers(params: dict, folds: int, settings: RetrainingSettings) -> tupl
     OpenMP barrier at which to wait for a core another process holds. Each fold's result does
     not depend on this choice: every fold is fitted with one thread either way.
     """
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     if settings.lightgbm.num_threads or cores == 1 or folds < 2:
         return 1, params
     return min(cores, folds), {**params, "num_threads": 1}
