@@ -51,11 +51,11 @@ from scipy.stats import beta, spearmanr
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from tests.markets import momentum_returns, planted_signal_histories
+from tests.markets import histories_from_returns, momentum_returns, planted_signal_histories
 
 from common import machine, save
 from trading_engine.config import RetrainingSettings, load_settings
-from trading_engine.data import MarketData, PriceHistory, QualityReport
+from trading_engine.data import MarketData, QualityReport
 from trading_engine.features import Dataset, dataset_from_market
 from trading_engine.training import train_and_evaluate
 from trading_engine.training.gates import GateReport
@@ -120,22 +120,7 @@ def noise_market(kind: str, rng: np.random.Generator, days: int, tickers: int) -
     """Prices from ``kind``'s log returns; volume and intraday range are independent noise."""
     returns = KINDS[kind](rng, days, tickers)
     dates = np.busday_offset(END, np.arange(-days + 1, 1), roll="backward")
-    histories = {}
-    for i in range(tickers):
-        close = 50 * np.exp(np.cumsum(returns[:, i]))
-        open_ = np.r_[50, close[:-1]] * np.exp(rng.normal(0, 0.003, days))
-        spread = np.exp(np.abs(rng.normal(0, 0.005, (2, days))))
-        name = f"N{i:02d}"
-        histories[name] = PriceHistory(
-            name,
-            dates,
-            open_,
-            np.maximum(open_, close) * spread[0],
-            np.minimum(open_, close) / spread[1],
-            close,
-            np.round(500_000 * np.exp(rng.normal(0, 0.3, days))),
-        )
-    return MarketData(histories, QualityReport())
+    return MarketData(histories_from_returns(returns, dates, rng, prefix="N"), QualityReport())
 
 
 TARGET_AUCS = (0.53, 0.56, 0.60, 0.70, 0.80)

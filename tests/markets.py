@@ -190,6 +190,30 @@ def momentum_returns(
     return shocks + drift, oracle
 
 
+def histories_from_returns(
+    returns: np.ndarray, dates: np.ndarray, rng: np.random.Generator, prefix: str
+) -> Histories:
+    """One ticker per column of daily log ``returns`` (named prefix + 00, 01, ...), starting at
+    50; the open, the intraday range and the volume are independent noise drawn from ``rng``."""
+    days = len(dates)
+    histories = {}
+    for i in range(returns.shape[1]):
+        close = 50 * np.exp(np.cumsum(returns[:, i]))
+        open_ = np.r_[50, close[:-1]] * np.exp(rng.normal(0, 0.003, days))
+        spread = np.exp(np.abs(rng.normal(0, 0.005, (2, days))))
+        name = f"{prefix}{i:02d}"
+        histories[name] = PriceHistory(
+            name,
+            dates,
+            open_,
+            np.maximum(open_, close) * spread[0],
+            np.minimum(open_, close) / spread[1],
+            close,
+            np.round(500_000 * np.exp(rng.normal(0, 0.3, days))),
+        )
+    return histories
+
+
 def planted_signal_histories(
     strength: float,
     n_tickers: int = 20,
@@ -212,20 +236,6 @@ def planted_signal_histories(
     dates = np.busday_offset(end, np.arange(-n_days + 1, 1), roll="backward").astype(
         "datetime64[D]"
     )
-    histories, scores = {}, {}
-    for i in range(n_tickers):
-        close = 50 * np.exp(np.cumsum(returns[:, i]))
-        open_ = np.r_[50, close[:-1]] * np.exp(rng.normal(0, 0.003, n_days))
-        spread = np.exp(np.abs(rng.normal(0, 0.005, (2, n_days))))
-        name = f"S{i:02d}"
-        histories[name] = PriceHistory(
-            name,
-            dates,
-            open_,
-            np.maximum(open_, close) * spread[0],
-            np.minimum(open_, close) / spread[1],
-            close,
-            np.round(500_000 * np.exp(rng.normal(0, 0.3, n_days))),
-        )
-        scores[name] = oracle[:, i]
+    histories = histories_from_returns(returns, dates, rng, prefix="S")
+    scores = {name: oracle[:, i] for i, name in enumerate(histories)}
     return histories, scores

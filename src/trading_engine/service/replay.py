@@ -25,6 +25,7 @@ from __future__ import annotations
 import multiprocessing
 import secrets
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -179,13 +180,14 @@ def _train_in_worker(step: int, date: np.datetime64, full: bool, params: dict | 
     return train_step(_WORKER_CONTEXT, step, date, full, params)
 
 
-class Executor:
+class Executor(ABC):
     """Runs ``train_step`` somewhere; results come back through futures."""
 
     workers: int = 1
 
+    @abstractmethod
     def submit(self, step: int, date: np.datetime64, full: bool, params: dict | None) -> Any:
-        raise NotImplementedError  # pragma: no cover
+        """A future of ``train_step(context, step, date, full, params)``."""
 
     def close(self) -> None:
         return None

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..training.metrics import _weighted_auc, pesaran_timmermann, roc_auc
+from ..training.metrics import _weighted_auc, block_ticker_weights, pesaran_timmermann, roc_auc
 from .replay import BASELINES, ReplayResult
 
 ROLLING_DAYS = 63  # trading dates in the rolling window (a quarter)
@@ -58,9 +58,7 @@ def paired_difference(
         return {}
     _, day = np.unique(dates, return_inverse=True)
     _, ticker = np.unique(tickers, return_inverse=True)
-    n_days, n_tickers = int(day.max()) + 1, int(ticker.max()) + 1
-    block_days = max(1, min(block_days, n_days))
-    n_blocks = int(np.ceil(n_days / block_days))
+    block_days = max(1, min(block_days, int(day.max()) + 1))
     positive = y == 1
     hit_first = ((first > 0.5) == positive).astype(np.float64)
     hit_second = ((second > 0.5) == positive).astype(np.float64)
@@ -72,13 +70,10 @@ def paired_difference(
     groups_first, groups_second = groups(first[order_first]), groups(second[order_second])
     rng = np.random.default_rng(seed)
     accuracy, auc = [], []
-    for size in [chunk] * (samples // chunk) + ([samples % chunk] if samples % chunk else []):
-        starts = rng.integers(0, n_days - block_days + 1, size=(size, n_blocks))
-        picked = (starts[:, :, None] + np.arange(block_days)).reshape(size, -1)[:, :n_days]
-        flat = (picked + n_days * np.arange(size)[:, None]).ravel()
-        day_weight = np.bincount(flat, minlength=size * n_days).reshape(size, n_days)
-        ticker_weight = rng.multinomial(n_tickers, np.full(n_tickers, 1 / n_tickers), size=size)
-        weights = (day_weight[:, day] * ticker_weight[:, ticker]).astype(np.float64)
+    for day_weight, ticker_weight in block_ticker_weights(
+        rng, day, ticker, samples=samples, block_days=block_days, chunk=chunk
+    ):
+        weights = day_weight * ticker_weight
         total = weights.sum(1)
         with np.errstate(invalid="ignore", divide="ignore"):
             accuracy.append((weights @ hit_first - weights @ hit_second) / total)

@@ -8,6 +8,7 @@ and over tickers, because 5-day labels overlap and tickers move together.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,6 +195,32 @@ def _two_way_p_value(
     return student_t_sf(excess / math.sqrt(variance), df)
 
 
+def block_ticker_weights(
+    rng: np.random.Generator,
+    day: np.ndarray,
+    ticker: np.ndarray,
+    *,
+    samples: int,
+    block_days: int,
+    chunk: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Bootstrap weights of every row, ``chunk`` resamples at a time: the weight its date gets
+    from a moving-block resample of dates (blocks of ``block_days``; overlapping labels stay
+    together) and, independently, the weight its ticker gets from resampling tickers with
+    replacement. ``day`` and ``ticker`` are each row's 0-based codes; weights are whole numbers
+    (exact in float64), shaped (resamples in the chunk, rows)."""
+    n_days, n_tickers = int(day.max()) + 1, int(ticker.max()) + 1
+    block_days = max(1, min(block_days, n_days))
+    n_blocks = int(np.ceil(n_days / block_days))
+    for size in [chunk] * (samples // chunk) + ([samples % chunk] if samples % chunk else []):
+        starts = rng.integers(0, n_days - block_days + 1, size=(size, n_blocks))
+        picked = (starts[:, :, None] + np.arange(block_days)).reshape(size, -1)[:, :n_days]
+        flat = (picked + n_days * np.arange(size)[:, None]).ravel()
+        day_weight = np.bincount(flat, minlength=size * n_days).reshape(size, n_days)
+        ticker_weight = rng.multinomial(n_tickers, np.full(n_tickers, 1 / n_tickers), size=size)
+        yield day_weight[:, day].astype(np.float64), ticker_weight[:, ticker].astype(np.float64)
+
+
 def block_bootstrap_skill(
     y_true: np.ndarray,
     probability: np.ndarray,
@@ -236,9 +263,7 @@ def block_bootstrap_skill(
     groups = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
     _, day = np.unique(dates[order], return_inverse=True)
     _, ticker = np.unique(np.asarray(tickers)[order], return_inverse=True)
-    n_days, n_tickers = int(day.max()) + 1, int(ticker.max()) + 1
-    block_days = max(1, min(block_days, n_days))
-    n_blocks = int(np.ceil(n_days / block_days))
+    block_days = max(1, min(block_days, int(day.max()) + 1))
 
     up = p_sorted > 0.5
     correct = up == y_sorted
@@ -267,13 +292,10 @@ def block_bootstrap_skill(
             pt=(pt_excess, pt_statistic, pt_p_value),
         )
     excesses, edges, aucs = [], [], []
-    for size in [chunk] * (samples // chunk) + ([samples % chunk] if samples % chunk else []):
-        starts = rng.integers(0, n_days - block_days + 1, size=(size, n_blocks))
-        picked = (starts[:, :, None] + np.arange(block_days)).reshape(size, -1)[:, :n_days]
-        flat = (picked + n_days * np.arange(size)[:, None]).ravel()
-        day_weight = np.bincount(flat, minlength=size * n_days).reshape(size, n_days)
-        ticker_weight = rng.multinomial(n_tickers, np.full(n_tickers, 1 / n_tickers), size=size)
-        weights = (day_weight[:, day] * ticker_weight[:, ticker]).astype(np.float64)
+    for day_weight, ticker_weight in block_ticker_weights(
+        rng, day, ticker, samples=samples, block_days=block_days, chunk=chunk
+    ):
+        weights = day_weight * ticker_weight
         # Weights are whole numbers, so these sums and products are exact in float64: a
         # constant forecast gives an excess of exactly 0 in every resample, never +1e-17.
         total = weights.sum(1)
@@ -342,16 +364,13 @@ def _two_way_skill(
     auc = float(_weighted_auc(np.ones((1, n)), y_sorted, groups)[0])
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"day": [], "ticker": [], "row": []}
     edges = []
-    for size in [chunk] * (samples // chunk) + ([samples % chunk] if samples % chunk else []):
-        starts = rng.integers(0, n_days - block_days + 1, size=(size, n_blocks))
-        picked = (starts[:, :, None] + np.arange(block_days)).reshape(size, -1)[:, :n_days]
-        flat = (picked + n_days * np.arange(size)[:, None]).ravel()
-        day_weight = np.bincount(flat, minlength=size * n_days).reshape(size, n_days)
-        ticker_weight = rng.multinomial(n_tickers, np.full(n_tickers, 1 / n_tickers), size=size)
+    for day_weight, ticker_weight in block_ticker_weights(
+        rng, day, ticker, samples=samples, block_days=block_days, chunk=chunk
+    ):
         weights = {
-            "day": day_weight[:, day].astype(np.float64),
-            "ticker": ticker_weight[:, ticker].astype(np.float64),
-            "row": rng.poisson(1.0, size=(size, n)).astype(np.float64),
+            "day": day_weight,
+            "ticker": ticker_weight,
+            "row": rng.poisson(1.0, size=(len(day_weight), n)).astype(np.float64),
         }
         for name, weight in weights.items():
             parts[name].append(_excess_and_auc(weight, y_sorted, up, groups))
