@@ -6,8 +6,11 @@ settings mistake. A mistake prints one line, never a traceback.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -1036,8 +1039,21 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    """Console-script entry."""
-    sys.exit(run())
+    """Console-script entry.
+
+    Once the command is done and no other thread is left, the process ends without tearing
+    its interpreter down: freeing every object and module of a process that imported numpy,
+    LightGBM and pydantic takes about a tenth of a second the user would wait for. Output
+    is flushed and the exit handlers (logging's flush among them) run first, as a normal
+    exit would; a command that leaves a thread running (none should) exits the normal way.
+    """
+    code = run()
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

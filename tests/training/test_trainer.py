@@ -203,12 +203,14 @@ def test_same_data_same_seed_same_model(demo_dataset, demo_result, retraining):
     assert again.metrics == demo_result.metrics
 
 
-def test_folds_fitted_side_by_side_equal_folds_fitted_one_by_one(
+def test_folds_and_final_fit_side_by_side_equal_fitting_them_one_by_one(
     demo_dataset, demo_result, retraining
 ):
-    # By default the folds are fitted at once, one LightGBM thread each; with one thread set,
-    # one after the other. Each fold sees the same rows and parameters either way.
-    lightgbm = retraining.lightgbm.model_copy(update={"num_threads": 1})
+    # By default the folds are fitted at once, one LightGBM thread each, and the final fit
+    # starts beside the older folds as soon as the newest fold is done; with a thread count set,
+    # everything runs one after the other on that many threads. Same rows and parameters either
+    # way, and LightGBM's trees do not depend on the thread count: the same folds, the same model.
+    lightgbm = retraining.lightgbm.model_copy(update={"num_threads": 2})
     one_by_one = train_and_evaluate(
         demo_dataset, None, retraining.model_copy(update={"lightgbm": lightgbm})
     )
@@ -218,6 +220,10 @@ def test_folds_fitted_side_by_side_equal_folds_fitted_one_by_one(
     assert [fold.best_iteration for fold in one_by_one.folds] == [
         fold.best_iteration for fold in demo_result.folds
     ]
+    assert one_by_one.metrics["final_rounds"] == demo_result.metrics["final_rounds"]
+    assert one_by_one.model.predict_proba(demo_dataset.X).tolist() == (
+        demo_result.model.predict_proba(demo_dataset.X).tolist()
+    )
 
 
 def test_rows_cannot_be_shuffled_across_dates(demo_dataset):

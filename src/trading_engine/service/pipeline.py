@@ -14,6 +14,7 @@ session; a replay can call the same function on data cut at any date with its ow
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -239,15 +240,21 @@ def prepare_candidate(
         dataset = dataset_from_market(
             market, horizon=retraining.horizon, features=retraining.features
         )
-    lookahead = None
-    if retraining.lookahead_gate:
-        progress("look-ahead audit", 0, 1)
-        lookahead = audit_retrain(market, dataset, Thresholds.from_settings(retraining))
-    tuned = None
-    if full:
-        tuned = tune_hyperparameters(dataset, retraining, progress=progress)
-        params = tuned
-    candidate = fit_candidate(dataset, retraining, params=params, progress=progress)
+    # The audit (numpy, one core) runs beside the training (LightGBM, which releases the GIL):
+    # neither reads what the other computes, and the cores the folds leave idle at their end
+    # take the audit's work.
+    with ThreadPoolExecutor(1, thread_name_prefix="audit") as beside:
+        audit = (
+            beside.submit(audit_retrain, market, dataset, Thresholds.from_settings(retraining))
+            if retraining.lookahead_gate
+            else None
+        )
+        tuned = None
+        if full:
+            tuned = tune_hyperparameters(dataset, retraining, progress=progress)
+            params = tuned
+        candidate = fit_candidate(dataset, retraining, params=params, progress=progress)
+        lookahead = audit.result() if audit is not None else None
     return PreparedCandidate(candidate, lookahead, tuned)
 
 

@@ -158,6 +158,45 @@ def fold_workers(params: dict, folds: int, settings: RetrainingSettings) -> tupl
     return min(cores, folds), {**params, "num_threads": 1}
 
 
+class _FoldFitter:
+    """Fits one walk-forward fold (early stopping on its newest training dates) and scores it."""
+
+    def __init__(
+        self,
+        booster: FoldTrainer,
+        dates: np.ndarray,
+        label_end: np.ndarray,
+        y: np.ndarray,
+        splitter: PurgedWalkForward,
+        params: dict,
+    ) -> None:
+        self.booster, self.dates, self.label_end, self.y = booster, dates, label_end, y
+        self.splitter, self.params = splitter, params
+        matrix = booster.data.get_data()
+        assert isinstance(matrix, np.ndarray)  # FoldTrainer keeps it (free_raw_data=False)
+        self.matrix = matrix
+
+    def __call__(self, fold: int, train: np.ndarray, test: np.ndarray) -> FoldResult:
+        fit_local, stop_local = self.splitter.inner_validation(
+            self.dates[train], self.label_end[train], self.booster.settings.early_stopping_days
+        )
+        model = self.booster.fit(train[fit_local], train[stop_local], self.params)
+        probability = model.predict(
+            self.matrix[test], num_iteration=model.best_iteration, num_threads=1
+        )
+        assert isinstance(probability, np.ndarray)  # dense input: never a list or sparse matrix
+        return FoldResult(
+            fold=fold,
+            train_rows=len(train),
+            test_rows=len(test),
+            train_dates=_date_range(self.dates[train]),
+            test_dates=_date_range(self.dates[test]),
+            best_iteration=model.best_iteration,
+            rounds_trained=model.current_iteration(),
+            metrics=classification_metrics(self.y[test], probability),
+        )
+
+
 def cross_validate(
     booster: FoldTrainer,
     dates: np.ndarray,
@@ -169,28 +208,8 @@ def cross_validate(
 ) -> list[FoldResult]:
     """Purged walk-forward folds over the development rows."""
     splits = list(splitter.split(dates, label_end))
-    matrix = booster.data.get_data()
-    assert isinstance(matrix, np.ndarray)  # FoldTrainer keeps it (free_raw_data=False)
     workers, fold_params = fold_workers(params, len(splits), booster.settings)
-
-    def fit_fold(fold: int, train: np.ndarray, test: np.ndarray) -> FoldResult:
-        fit_local, stop_local = splitter.inner_validation(
-            dates[train], label_end[train], booster.settings.early_stopping_days
-        )
-        model = booster.fit(train[fit_local], train[stop_local], fold_params)
-        probability = model.predict(matrix[test], num_iteration=model.best_iteration, num_threads=1)
-        assert isinstance(probability, np.ndarray)  # dense input: never a list or sparse matrix
-        return FoldResult(
-            fold=fold,
-            train_rows=len(train),
-            test_rows=len(test),
-            train_dates=_date_range(dates[train]),
-            test_dates=_date_range(dates[test]),
-            best_iteration=model.best_iteration,
-            rounds_trained=model.current_iteration(),
-            metrics=classification_metrics(y[test], probability),
-        )
-
+    fit_fold = _FoldFitter(booster, dates, label_end, y, splitter, fold_params)
     if workers == 1:
         folds = []
         for fold, (train, test) in enumerate(splits):
@@ -204,6 +223,61 @@ def cross_validate(
             progress("walk-forward fold", fold, len(splits))
             future.result()
     return [future.result() for future in futures]
+
+
+def final_rounds(newest: FoldResult, rows: int, settings: RetrainingSettings) -> int:
+    """Boosting rounds of the final fit on ``rows``: as many as early stopping chose in the
+    newest fold (the closest in time and size), scaled by how much more data the final fit has."""
+    rounds = round(newest.best_iteration * rows / max(1, newest.train_rows))
+    return min(settings.lightgbm.max_rounds, max(1, rounds))
+
+
+def validate_and_fit(
+    booster: FoldTrainer,
+    dates: np.ndarray,
+    label_end: np.ndarray,
+    y: np.ndarray,
+    splitter: PurgedWalkForward,
+    params: dict,
+    progress: Progress = no_progress,
+) -> tuple[list[FoldResult], lgb.Booster, int]:
+    """The walk-forward folds, then the final fit on every development row.
+
+    The final fit needs only the newest fold (its round count), so with several cores it starts
+    as soon as that fold is done, in the same thread, while the older, smaller folds run beside
+    it: the newest fold plus the final fit weigh about as much as all the older folds together.
+    Every fit runs on one LightGBM thread then; LightGBM's trees do not depend on the thread
+    count (``deterministic``, column-wise histograms), so the model is the one a sequential run
+    fits.
+    """
+    splits = list(splitter.split(dates, label_end))
+    every_row = np.arange(len(dates))
+    settings = booster.settings
+    workers, fold_params = fold_workers(params, len(splits) + 1, settings)
+    if workers == 1:
+        folds = cross_validate(booster, dates, label_end, y, splitter, params, progress)
+        progress("final fit", 0, 1)
+        rounds = final_rounds(folds[-1], len(every_row), settings)
+        return folds, booster.refit(every_row, rounds, params), rounds
+    fit_fold = _FoldFitter(booster, dates, label_end, y, splitter, fold_params)
+    newest = len(splits) - 1
+
+    def newest_then_final() -> tuple[FoldResult, lgb.Booster, int]:
+        fold = fit_fold(newest, *splits[newest])
+        rounds = final_rounds(fold, len(every_row), settings)
+        return fold, booster.refit(every_row, rounds, fold_params), rounds
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="fold") as pool:
+        final = pool.submit(newest_then_final)  # the longest chain first, then biggest folds
+        older = {
+            fold: pool.submit(fit_fold, fold, *splits[fold]) for fold in reversed(range(newest))
+        }
+        for done, fold in enumerate(reversed(range(newest))):
+            progress("walk-forward fold", done, len(splits))
+            older[fold].result()
+        progress("final fit", 0, 1)
+        last, model, rounds = final.result()
+    return [*(older[fold].result() for fold in range(newest)), last], model, rounds
 
 
 def unselected_rows(
@@ -320,19 +394,10 @@ def fit_candidate(
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    folds = cross_validate(booster, dates, label_end, y, splitter, model_params, progress)
-    timings["cross_validation"] = time.perf_counter() - clock
-    progress("final fit", 0, 1)
-
-    clock = time.perf_counter()
-    # Learn from the whole development period, up to the purge gap before the holdout, with as
-    # many rounds as early stopping chose in the newest fold (the closest in time and size),
-    # scaled by how much more data the final fit has. One fit, no second early-stopping pass.
-    newest = folds[-1]
-    rounds = round(newest.best_iteration * len(develop_rows) / max(1, newest.train_rows))
-    rounds = min(settings.lightgbm.max_rounds, max(1, rounds))
-    final = booster.refit(np.arange(len(develop_rows)), rounds, model_params)
-    timings["fit"] = time.perf_counter() - clock
+    folds, final, rounds = validate_and_fit(
+        booster, dates, label_end, y, splitter, model_params, progress
+    )
+    timings["cross_validation_and_fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     in_holdout = np.zeros(len(labeled), dtype=bool)
