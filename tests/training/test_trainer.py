@@ -10,6 +10,7 @@ from trading_engine.config import load_settings
 from trading_engine.data import DemoMarket, MarketData, PriceHistory, QualityReport, load_market
 from trading_engine.features import dataset_from_market
 from trading_engine.training import score_model, train_and_evaluate, tune_hyperparameters
+from trading_engine.training.trainer import fit_candidate
 
 
 def random_walk_folder(folder, n_tickers=50, n_days=1260, seed=0):
@@ -296,3 +297,17 @@ def test_cv_mean_says_when_it_is_the_tuning_objective(demo_result, demo_dataset,
     tuned = train_and_evaluate(demo_dataset, None, retraining, params={"num_leaves": 15})
     assert tuned.metrics["cv_tuned"] is True
     assert "the tuning objective's folds" in tuned.metrics["cv_note"]
+
+
+def test_without_the_older_folds_the_model_is_the_same_and_cv_is_not_claimed(
+    demo_dataset, demo_result, retraining
+):
+    # A replay never shows cv_mean, so it fits the newest fold only (the final fit's rounds).
+    lean = fit_candidate(demo_dataset, retraining, measure_cv=False)
+    assert lean.model.predict_proba(demo_dataset.X).tolist() == (
+        demo_result.model.predict_proba(demo_dataset.X).tolist()
+    )
+    assert lean.holdout_metrics == {key: demo_result.metrics[key] for key in lean.holdout_metrics}
+    assert lean.metrics["cv_mean"] is None and lean.metrics["cv_std"] is None
+    assert "not measured" in lean.metrics["cv_note"]
+    assert [fold.fold for fold in lean.folds] == [demo_result.folds[-1].fold]

@@ -225,11 +225,16 @@ def prepare_candidate(
     params: dict[str, Any] | None = None,
     dataset: Dataset | None = None,
     progress: Progress = no_progress,
+    audit: LookaheadAudit | None = None,
+    measure_cv: bool = True,
 ) -> PreparedCandidate:
     """Pre-flight, features, look-ahead audit, (tuning,) fit and holdout score.
 
     ``dataset`` is the market's rows when already built (a replay masks features computed once
-    by date; point in time, they equal features built on the cut market).
+    by date; point in time, they equal features built on the cut market). ``audit``: the
+    look-ahead audit already run on a history this market is a prefix of (a replay audits its
+    whole history once), used instead of auditing again. ``measure_cv``: see
+    ``fit_candidate``.
     """
     retraining = settings.retraining
     check = preflight_market(market, retraining)  # fail in one line before any training
@@ -244,17 +249,21 @@ def prepare_candidate(
     # neither reads what the other computes, and the cores the folds leave idle at their end
     # take the audit's work.
     with ThreadPoolExecutor(1, thread_name_prefix="audit") as beside:
-        audit = (
+        running = (
             beside.submit(audit_retrain, market, dataset, Thresholds.from_settings(retraining))
-            if retraining.lookahead_gate
+            if retraining.lookahead_gate and audit is None
             else None
         )
         tuned = None
         if full:
             tuned = tune_hyperparameters(dataset, retraining, progress=progress)
             params = tuned
-        candidate = fit_candidate(dataset, retraining, params=params, progress=progress)
-        lookahead = audit.result() if audit is not None else None
+        candidate = fit_candidate(
+            dataset, retraining, params=params, progress=progress, measure_cv=measure_cv
+        )
+        lookahead = running.result() if running is not None else audit
+    if not retraining.lookahead_gate:
+        lookahead = None
     return PreparedCandidate(candidate, lookahead, tuned)
 
 

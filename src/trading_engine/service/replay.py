@@ -46,6 +46,7 @@ from ..features.catalogue import feature_window
 from ..features.dataset import Dataset
 from ..records import RunRecord
 from ..store import ModelRegistry
+from ..training.lookahead import LookaheadAudit, Thresholds, audit_retrain
 from ..training.model import StoredModel, decode_model
 from ..training.preflight import needed_dates
 from ..training.trainer import Candidate
@@ -74,14 +75,26 @@ class ReplayContext:
     settings: Settings
     market: MarketData
     dataset: Dataset
+    audit: LookaheadAudit | None  # the look-ahead audit of the whole history, run once
 
     @classmethod
     def build(cls, settings: Settings, market: MarketData) -> ReplayContext:
+        """Features of the whole history, and its look-ahead audit when the gate is on.
+
+        One audit covers every step: its point-in-time check recomputes features on histories
+        cut at dates across the whole period (exactly what makes each step's masked rows equal
+        a live run's), and its association test sees every row any step trains on, with more
+        power than a step's shorter cut. Each candidate's holdout-plausibility check still runs
+        at its own step.
+        """
         retraining = settings.retraining
         dataset = dataset_from_market(
             market, horizon=retraining.horizon, features=retraining.features
         )
-        return cls(settings, market, dataset)
+        audit = None
+        if retraining.lookahead_gate:
+            audit = audit_retrain(market, dataset, Thresholds.from_settings(retraining))
+        return cls(settings, market, dataset, audit)
 
     def _window_start(self, step: np.datetime64) -> np.datetime64 | None:
         return period_start(step, self.settings.market.period)
@@ -150,7 +163,9 @@ class StepCandidate:
 def train_step(
     context: ReplayContext, step: int, date: np.datetime64, full: bool, params: dict | None
 ) -> StepCandidate:
-    """One candidate, exactly as a live retrain on ``date`` would train it."""
+    """One candidate, exactly as a live retrain on ``date`` would train it (the same model),
+    less the work whose results a replay never uses: the older walk-forward folds (they only
+    measure ``cv_mean``) and a look-ahead audit per step (``ReplayContext.build`` runs one)."""
     clock = time.perf_counter()
     try:
         prepared = prepare_candidate(
@@ -159,6 +174,8 @@ def train_step(
             full=full,
             params=params,
             dataset=context.dataset_at(date),
+            audit=context.audit,
+            measure_cv=False,  # nothing in a replay shows cv_mean; the model is the same
         )
         return StepCandidate(step, date, prepared, None, time.perf_counter() - clock)
     except TradingEngineError as error:
@@ -453,7 +470,8 @@ def run_replay(
     full_steps = {i for i in range(len(dates)) if full_every and i % full_every == 0}
 
     clock = SimulatedClock()
-    store = ModelRegistry(store_dir, clock=clock, retention=10**6)
+    # training_metrics.json (the runs so far) is written once, at the end, not at every step.
+    store = ModelRegistry(store_dir, clock=clock, retention=10**6, record_file=False)
     store.ensure()
     session = store.acquire("a replay")
     if dask_address:
@@ -519,6 +537,7 @@ def run_replay(
             since = deployed_on.get(production.version, date)
             model_age[served] = np.busday_count(since, rows_by_date[served])
             progress(index + 1, len(dates))
+        store.write_record_file()
     finally:
         executor.close()
         session.release()

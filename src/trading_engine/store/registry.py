@@ -65,7 +65,7 @@ from .database import (
     is_corrupt,
     this_process,
 )
-from .files import atomic_write_bytes, atomic_write_json, fsync_directory, stale_temporaries
+from .files import atomic_write_bytes, fsync_directory, stale_temporaries
 from .lock import WriterLock
 
 logger = logging.getLogger(__name__)
@@ -131,11 +131,16 @@ class ModelRegistry:
         clock: Callable[[], datetime] = utc_now,
         history_tail: int = 100,
         on_repair: Callable[[Repair], None] | None = None,
+        record_file: bool = True,
     ) -> None:
+        """``record_file=False``: ``training_metrics.json`` is not re-derived after every change
+        but only when ``write_record_file`` is called (a replay, which changes the store at
+        every step, writes it once at its end)."""
         self.models_dir = Path(models_dir)
         self.retention = retention
         self.clock = clock
         self.history_tail = history_tail
+        self.record_file = record_file
         self.on_repair = on_repair or (lambda repair: None)
         self.db = Database(self.models_dir / "registry.sqlite")
         self._ready = False
@@ -611,7 +616,7 @@ class ModelRegistry:
         self._require()
         with self.db.transaction() as connection:
             self.db.put_run(connection, run, owner)
-        if run.outcome != "running":
+        if run.outcome != "running" and self.record_file:
             self.write_record_file()
 
     def save_job(self, job: Job) -> None:
@@ -663,7 +668,8 @@ class ModelRegistry:
             self._sync_role_files()
             if retention:
                 self.apply_retention()
-            self.write_record_file()
+            if self.record_file:
+                self.write_record_file()
         except (OSError, StoreUnavailable) as error:
             self._repair(
                 f"{what} is committed, but the files could not all be written ({error}); "
@@ -771,7 +777,7 @@ class ModelRegistry:
         if current is not None and not _is_json_object(current):
             self.quarantine(path)
             self._repair(f"{path.name} was unreadable; quarantined and rebuilt", alert=True)
-        atomic_write_json(path, record)
+        atomic_write_bytes(path, wanted)
 
 
 def _is_json_object(data: bytes) -> bool:

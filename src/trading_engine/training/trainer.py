@@ -240,8 +240,13 @@ def validate_and_fit(
     splitter: PurgedWalkForward,
     params: dict,
     progress: Progress = no_progress,
+    *,
+    older_folds: bool = True,
 ) -> tuple[list[FoldResult], lgb.Booster, int]:
     """The walk-forward folds, then the final fit on every development row.
+
+    ``older_folds=False`` fits the newest fold only: the final fit's round count comes from it
+    alone, so the model is the same; the older folds only measure ``cv_mean``/``cv_std``.
 
     The final fit needs only the newest fold (its round count), so with several cores it starts
     as soon as that fold is done, in the same thread, while the older, smaller folds run beside
@@ -254,13 +259,19 @@ def validate_and_fit(
     every_row = np.arange(len(dates))
     settings = booster.settings
     workers, fold_params = fold_workers(params, len(splits) + 1, settings)
+    newest = len(splits) - 1
+    if not older_folds:
+        progress("walk-forward fold", newest, len(splits))
+        only = _FoldFitter(booster, dates, label_end, y, splitter, params)(newest, *splits[newest])
+        progress("final fit", 0, 1)
+        rounds = final_rounds(only, len(every_row), settings)
+        return [only], booster.refit(every_row, rounds, params), rounds
     if workers == 1:
         folds = cross_validate(booster, dates, label_end, y, splitter, params, progress)
         progress("final fit", 0, 1)
         rounds = final_rounds(folds[-1], len(every_row), settings)
         return folds, booster.refit(every_row, rounds, params), rounds
     fit_fold = _FoldFitter(booster, dates, label_end, y, splitter, fold_params)
-    newest = len(splits) - 1
 
     def newest_then_final() -> tuple[FoldResult, lgb.Booster, int]:
         fold = fit_fold(newest, *splits[newest])
@@ -375,12 +386,15 @@ def fit_candidate(
     *,
     params: dict[str, Any] | None = None,
     progress: Progress = no_progress,
+    measure_cv: bool = True,
 ) -> Candidate:
     """Cross-validate, fit the final model and score it once on the holdout.
 
     The model returned is exactly the model the holdout scored: no refit after validation.
     ``params`` are tuned hyperparameters when given: ``cv_mean`` is then measured on the folds
     the tuning searched over, and the metrics say so (``cv_note``).
+    ``measure_cv=False`` skips the folds whose only use is ``cv_mean``/``cv_std`` (None then):
+    the same model and holdout scores, for callers that never show them (a replay).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -395,7 +409,7 @@ def fit_candidate(
 
     clock = time.perf_counter()
     folds, final, rounds = validate_and_fit(
-        booster, dates, label_end, y, splitter, model_params, progress
+        booster, dates, label_end, y, splitter, model_params, progress, older_folds=measure_cv
     )
     timings["cross_validation_and_fit"] = time.perf_counter() - clock
 
@@ -417,8 +431,8 @@ def fit_candidate(
     fold_f1 = np.array([fold.metrics["f1_score"] for fold in folds])
     metrics: dict[str, Any] = {
         **holdout_metrics,
-        "cv_mean": float(fold_f1.mean()),
-        "cv_std": float(fold_f1.std()),
+        "cv_mean": float(fold_f1.mean()) if measure_cv else None,
+        "cv_std": float(fold_f1.std()) if measure_cv else None,
         "train_rows": len(develop_rows),
         "holdout_rows": len(holdout_rows),
         "train_start": model.train_start,
@@ -432,9 +446,12 @@ def fit_candidate(
         "train_base_rate": float(np.mean(y)),
         "cv_tuned": bool(params),
         "cv_note": (
-            "F1 on the walk-forward folds the hyperparameters were tuned on (Optuna minimised "
-            "their mean log loss): the tuning objective's folds, so optimistic, not an "
-            "out-of-sample estimate; the holdout figures are"
+            "not measured: only the newest walk-forward fold was fitted (it sets the final "
+            "fit's rounds; the model is the same)"
+            if not measure_cv
+            else "F1 on the walk-forward folds the hyperparameters were tuned on (Optuna "
+            "minimised their mean log loss): the tuning objective's folds, so optimistic, not "
+            "an out-of-sample estimate; the holdout figures are"
             if params
             else "F1 on purged walk-forward folds with untuned hyperparameters"
         ),
