@@ -20,7 +20,7 @@ not one.
 
 A column leaks when that AUC is at least ``min_auc - 0.5`` from 0.5 (0.60 by default) *and*
 ``z`` (4) standard errors from it. The standard error is dependence-aware and never below the
-worst case (see ``_beyond_past``): with five years of daily data the bar is about 0.65, with
+worst case (see ``_Rows.beyond_past``): with five years of daily data the bar is about 0.65, with
 a short history higher, so a few hundred rows never convict a column by chance. Measured with
 these settings: no false alarm in 670 honest synthetic markets (demo, random walks, a
 fat-tailed GARCH market with a market factor; 1 to 50 tickers, 400 to 1512 days), honest
@@ -179,44 +179,201 @@ class LookaheadAudit:
 # -- ranks and AUC --------------------------------------------------------------------------------
 
 
-def _group_ranks(values: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each value's 0-based rank within its group (ties share their average rank), and the
-    size of its group. One sort for all groups."""
-    if len(values) and (group != group[0]).any():
-        # One sort by group, then value: each group's values shifted past the previous group's.
-        low, span = values.min(), np.ptp(values) + 1.0
-        order = np.argsort(group * span + (values - low))
-    else:
-        order = np.argsort(values)  # ties need no stable order: they share one rank below
-    ordered_values, ordered_group = values[order], group[order]
+@dataclass(frozen=True)
+class _Groups:
+    """Rows in groups, and where a sort by group, then value, puts each group.
+
+    All of it depends on the groups only, so the columns judged on the same rows share it: a
+    column then costs one sort (``sort``) and a few passes (``rank_sums``).
+    """
+
+    code: np.ndarray  # float64 group code per row, in the rows' own order
+    single: bool  # every row in one group: sort by value alone
+    counts: np.ndarray  # int64 rows per group code (0 .. groups - 1)
+    first: np.ndarray  # int64 sorted position of each group's first row
+    start: np.ndarray  # float64 per sorted position: its group's first position
+    offset: np.ndarray  # float64 per sorted position: its rank when nothing ties
+    size: np.ndarray  # float64 per sorted position: its group's rows
+    boundaries: np.ndarray  # sorted positions (0 < p < rows) where a group begins
+    nonempty: np.ndarray  # the group codes that have rows
+    index: np.ndarray  # int64 0 .. rows - 1, packed into sort keys by ``_packed_order``
+
+    @classmethod
+    def of(cls, group: np.ndarray, groups: int) -> _Groups:
+        rows = len(group)
+        counts = np.bincount(group, minlength=groups)
+        first = np.cumsum(counts) - counts
+        start = np.repeat(first, counts).astype(np.float64)
+        return cls(
+            code=group.astype(np.float64),
+            single=not (rows and (group != group[0]).any()),
+            counts=counts,
+            first=first,
+            start=start,
+            offset=np.arange(rows) - start,
+            size=np.repeat(counts, counts).astype(np.float64),
+            boundaries=first[(first > 0) & (first < rows)],
+            nonempty=np.flatnonzero(counts),
+            index=np.arange(rows, dtype=np.int64),
+        )
+
+    def sort(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The order that sorts ``values`` by group, then value, and the 0-based rank within its
+        group at each sorted position (equal neighbours share their average rank).
+
+        The reference is one argsort for all groups, each group's values shifted past the
+        previous group's: ``argsort(group * span + (values - low))`` (one group: ``argsort(
+        values)``). Values closer together than that key's rounding can come out in either
+        order and are then ranked in the order they come. ``_packed_order`` finds the same
+        ranks with a cheaper sort and says when it cannot; then the reference runs, so every
+        result is the reference's.
+        """
+        if len(values) == 0:
+            return self.index, self.offset
+        low, high = values.min(), values.max()
+        key = values - low  # >= 0, as is every key below
+        if not self.single:
+            key = self.code * ((high - low) + 1.0) + key
+        # Below 2**51 the keys of two groups are at least 1 apart: no rounding merges them, so
+        # the sorted rows come group after group. (NaN, infinite, or not a double: no shortcut.)
+        laid_out = key.dtype == np.float64 and float(key.max()) < 2.0**51
+        packed = self._packed_order(key, values) if laid_out else None
+        if packed is not None:
+            order, ordered = packed
+        else:  # the reference (one group: the values themselves, as exact as a sort gets)
+            order = np.argsort(values if self.single else key)
+            ordered = values[order]
+        if self.single or laid_out:
+            return order, self._ranks(ordered)
+        # Groups may interleave: rank as the reference does in the order it gives, then lay the
+        # rows out group after group, as everything else expects.
+        ranks = _ranks_by_neighbours(ordered, self.code[order])
+        by_group = np.argsort(self.code[order], kind="stable")
+        return order[by_group], ranks[by_group]
+
+    def _packed_order(
+        self, key: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The reference's order as far as ranks can tell, from a plain sort (about half the
+        cost of an argsort), and the values in it; None when it cannot promise the reference's
+        ranks.
+
+        A non-negative double's bits, read as an integer, sort as the double does. Their low
+        ``bits`` bits (enough for any row's index) are replaced by the row's index: one integer
+        sort then orders rows by key to within 2**bits units in the last place, and carries
+        each row's index along. The few rows whose shortened keys are equal are then put in key
+        order. That is an order the reference could have produced, hence its ranks, unless two
+        rows have equal keys but differ (another value, or another group: rounding merged
+        them); only the reference can say in which order it puts those.
+        """
+        bits = max(len(key) - 1, 1).bit_length()
+        mask = (1 << bits) - 1
+        packed = key.view(np.int64) & ~mask
+        packed |= self.index
+        packed.sort()
+        coarse = packed >> bits
+        order = packed & mask
+        same = np.flatnonzero(coarse[1:] == coarse[:-1])  # i and i + 1 share a shortened key
+        if len(same):
+            at = np.union1d(same, same + 1)
+            rows = order[at]
+            order[at] = rows[np.lexsort((key[rows], coarse[at]))]
+            first, second = order[same], order[same + 1]
+            merged = (key[first] == key[second]) & (
+                (values[first] != values[second]) | (self.code[first] != self.code[second])
+            )
+            if merged.any():
+                return None
+        return order, values[order]
+
+    def _ranks(self, ordered: np.ndarray) -> np.ndarray:
+        """The within-group rank at each sorted position (``ordered``: the values in sorted
+        order); equal neighbours share their average rank. Do not write to the result: when
+        nothing ties it is ``offset`` itself."""
+        tie = ordered[1:] == ordered[:-1]
+        tie[self.boundaries - 1] = False  # a tie never spans two groups
+        tied = np.flatnonzero(tie)  # ordered[i] == ordered[i + 1]
+        if len(tied) == 0:
+            return self.offset  # the usual case for continuous values: no tie to average
+        # Runs of equal values, from their first to their last position: each position gets
+        # the run's average rank (exact: half-integers). Only the tied positions are visited.
+        new_run = np.diff(tied) > 1
+        first = tied[np.r_[True, new_run]]
+        last = tied[np.r_[new_run, True]] + 1
+        length = last - first + 1
+        within = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+        ranks = self.offset.copy()
+        ranks[np.repeat(first, length) + within] = np.repeat(
+            (self.offset[first] + self.offset[last]) / 2.0, length
+        )
+        return ranks
+
+    def rank_sums(self, ranks: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """Per group, the sum of the ranks at the sorted positions where ``label`` holds.
+
+        Ranks are half-integers and every partial sum is exactly representable, so the sum is
+        exact whatever order it is taken in."""
+        sums = np.zeros(len(self.counts))
+        if len(ranks):
+            picked = ranks * label  # ranks are >= 0: x 0 or 1 (a far faster pass than np.where)
+            sums[self.nonempty] = np.add.reduceat(picked, self.first[self.nonempty])
+        return sums
+
+    def areas(self, values: np.ndarray, label: np.ndarray, counts: _LabelCounts) -> np.ndarray:
+        """AUC of ``values`` for ``label`` within each group (0.5 where undefined)."""
+        order, ranks = self.sort(values)
+        return counts.areas(self.rank_sums(ranks, label[order]))
+
+
+def _ranks_by_neighbours(ordered: np.ndarray, ordered_group: np.ndarray) -> np.ndarray:
+    """``_Groups._ranks`` where sorted groups may interleave (keys of 2**51 and more, where
+    rounding can merge two groups' keys): groups and ties found from neighbours alone."""
     new_group = np.r_[True, ordered_group[1:] != ordered_group[:-1]]
-    new_value = new_group | np.r_[True, ordered_values[1:] != ordered_values[:-1]]
-    position = np.arange(len(values))
+    new_value = new_group | np.r_[True, ordered[1:] != ordered[:-1]]
+    position = np.arange(len(ordered))
     group_start = np.maximum.accumulate(np.where(new_group, position, 0))
     tie_start = np.maximum.accumulate(np.where(new_value, position, 0))
-    tie_end = np.r_[np.flatnonzero(new_value)[1:], len(values)][np.cumsum(new_value) - 1]
-    rank, size = np.empty(len(values)), np.empty(len(values))
-    rank[order] = (tie_start + tie_end - 1) / 2.0 - group_start
-    size[order] = np.bincount(ordered_group)[ordered_group]
-    return rank, size
+    tie_end = np.r_[np.flatnonzero(new_value)[1:], len(ordered)][np.cumsum(new_value) - 1]
+    return (tie_start + tie_end - 1) / 2.0 - group_start
+
+
+@dataclass(frozen=True)
+class _LabelCounts:
+    """A boolean label's positives and negatives per group: all Mann-Whitney needs but ranks."""
+
+    positives: np.ndarray  # float64 per group code
+    negatives: np.ndarray
+    pairs: np.ndarray  # positive-negative pairs per group
+
+    @classmethod
+    def of(cls, label: np.ndarray, group: np.ndarray, counts: np.ndarray) -> _LabelCounts:
+        """``counts``: rows per group code (``_Groups.counts``)."""
+        positives = np.bincount(group[label], minlength=len(counts)).astype(np.float64)
+        negatives = counts - positives
+        return cls(positives, negatives, positives * negatives)
+
+    def areas(self, rank_sums: np.ndarray) -> np.ndarray:
+        """Mann-Whitney: AUC per group from the sums of the positives' 0-based ranks."""
+        positives, negatives = self.positives, self.negatives
+        defined = (positives > 0) & (negatives > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            area = (rank_sums + positives - positives * (positives + 1) / 2.0) / (
+                positives * negatives
+            )
+        return np.where(defined, area, 0.5)
+
+    def pooled(self, areas: np.ndarray) -> float:
+        """The groups' AUCs pooled, each group weighted by its pairs (0.5 with no pair)."""
+        if self.pairs.sum() == 0:
+            return 0.5
+        return float((areas * self.pairs).sum() / self.pairs.sum())
 
 
 def group_auc(score: np.ndarray, label: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
     """AUC of ``score`` for the boolean ``label`` within each group (0.5 where undefined)."""
-    return _auc_of_ranks(_group_ranks(score, group)[0], label, group, groups)
-
-
-def _auc_of_ranks(
-    rank: np.ndarray, label: np.ndarray, group: np.ndarray, groups: int
-) -> np.ndarray:
-    """Mann-Whitney: AUC per group from 0-based within-group ranks."""
-    positives = np.bincount(group, weights=label, minlength=groups)
-    negatives = np.bincount(group, minlength=groups) - positives
-    rank_sum = np.bincount(group, weights=np.where(label, rank + 1.0, 0.0), minlength=groups)
-    defined = (positives > 0) & (negatives > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        area = (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
-    return np.where(defined, area, 0.5)
+    label = np.asarray(label, dtype=bool)
+    rows = _Groups.of(group, groups)
+    return rows.areas(score, label, _LabelCounts.of(label, group, rows.counts))
 
 
 def auc(score: np.ndarray, label: np.ndarray) -> float:
@@ -224,21 +381,16 @@ def auc(score: np.ndarray, label: np.ndarray) -> float:
     return float(group_auc(score, label, np.zeros(len(score), dtype=np.int64), 1)[0])
 
 
-def _group_scores(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+def _group_scores(values: np.ndarray, groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each value's rank within its ticker, scaled to (-0.5, 0.5): comparable across tickers
-    and immune to fat tails and to each ticker's own level and scale."""
-    rank, size = _group_ranks(values, group)
-    return (rank + 0.5) / size - 0.5
+    and immune to fat tails and to each ticker's own level and scale.
 
-
-def _within_auc(rank: np.ndarray, label: np.ndarray, group: np.ndarray) -> float:
-    """AUC over the pairs of rows of the same ticker (each ticker weighted by its pairs)."""
-    groups = int(group.max()) + 1
-    positives = np.bincount(group, weights=label, minlength=groups)
-    pairs = positives * (np.bincount(group, minlength=groups) - positives)
-    if pairs.sum() == 0:
-        return 0.5
-    return float((_auc_of_ranks(rank, label, group, groups) * pairs).sum() / pairs.sum())
+    Also returns the sort and the ranks at its positions, for AUCs of the same values.
+    """
+    order, ranks = groups.sort(values)
+    scores = np.empty(len(values))
+    scores[order] = (ranks + 0.5) / groups.size - 0.5
+    return scores, order, ranks
 
 
 # -- the rows every column is judged on -----------------------------------------------------------
@@ -264,10 +416,15 @@ class Panel:
     horizon: int
 
 
-def _past_log_returns(close: np.ndarray, window: int) -> np.ndarray:
+def _past_log_returns(close: np.ndarray, position: np.ndarray, window: int) -> np.ndarray:
+    """The log return over the ``window`` bars before each bar of every ticker at once
+    (``close``: the tickers' closes end to end; ``position``: each bar's index in its ticker's
+    history). NaN for a ticker's first ``window`` bars, whose return straddles two tickers."""
     out = np.full(len(close), np.nan)
     if len(close) > window:
-        out[window:] = np.log(close[window:] / close[:-window])
+        with np.errstate(divide="ignore", invalid="ignore"):  # straddling ones: dropped below
+            out[window:] = np.log(close[window:] / close[:-window])
+        out[position < window] = np.nan
     return out
 
 
@@ -285,34 +442,49 @@ def market_panel(histories: Mapping[str, PriceHistory], horizon: int) -> Panel:
     label = np.concatenate(
         [direction_labels(histories[t].close, horizon) for t in tickers] or [np.empty(0)]
     )
-    returns = np.column_stack(
-        [
-            np.concatenate(
-                [_past_log_returns(histories[t].close, w) for t in tickers] or [np.empty(0)]
-            )
-            for w in windows
-        ]
-    )
+    close = np.concatenate([histories[t].close for t in tickers] or [np.empty(0)])
+    position = np.arange(len(close)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    returns = [_past_log_returns(close, position, w) for w in windows]
     codes = np.repeat(np.arange(len(tickers)), lengths)
-    usable = np.isfinite(label) & np.isfinite(returns).all(axis=1)
+    usable = np.isfinite(label)
+    for returns_w in returns:
+        usable &= np.isfinite(returns_w)
     group = codes[usable]
-    _, day = np.unique(dates[usable], return_inverse=True)
-    past_h = returns[usable, windows.index(horizon)]
-    ranked = [_group_scores(returns[usable, i], group) for i in range(len(windows))]
-    signs = [np.sign(returns[usable, i]) for i in range(len(windows))]
-    design = np.column_stack([*ranked, *signs, np.ones(len(group))])
+    past = [returns_w[usable] for returns_w in returns]
+    tickers_rows = _Groups.of(group, len(tickers))
+    columns = np.empty((2 * len(windows) + 1, len(group)))  # built a column per row ...
+    for i, returns_i in enumerate(past):
+        columns[i] = _group_scores(returns_i, tickers_rows)[0]
+        np.sign(returns_i, out=columns[len(windows) + i])
+    columns[-1] = 1.0
+    design = np.ascontiguousarray(columns.T)  # ... and copied once to C order, as fits expect
     return Panel(
         tickers=tickers,
         offsets=offsets,
         bar_dates=dates,
         usable=usable,
         group=group,
-        day=day.astype(np.int64),
+        day=_date_positions(dates[usable]),
         label=label[usable] > 0.5,
-        past_label=past_h > 0,
+        past_label=past[windows.index(horizon)] > 0,
         past=design,
         horizon=horizon,
     )
+
+
+def _date_positions(dates: np.ndarray) -> np.ndarray:
+    """Each date's position in the sorted union of ``dates`` (``np.unique``'s inverse), counted
+    on a calendar rather than by a sort when the calendar is not much longer than the dates."""
+    if len(dates) == 0:
+        return np.zeros(0, dtype=np.int64)
+    days = dates.astype(np.int64)  # in the dates' own unit (days for price histories)
+    first = int(days.min())
+    span = int(days.max()) - first + 1
+    if span > 4 * len(days) + 10_000:  # sparse over a long calendar: sorting is cheaper
+        return np.unique(days, return_inverse=True)[1].astype(np.int64)
+    seen = np.zeros(span, dtype=bool)
+    seen[days - first] = True
+    return (np.cumsum(seen) - 1)[days - first]
 
 
 # -- the columns ----------------------------------------------------------------------------------
@@ -382,7 +554,7 @@ def raw_columns(histories: Mapping[str, PriceHistory], horizon: int) -> dict[str
 def dataset_columns(dataset: Dataset, panel: Panel) -> dict[str, np.ndarray]:
     """The dataset's features, laid out like ``panel`` (NaN at bars with no dataset row)."""
     total = len(panel.usable)
-    columns = np.full((total, len(dataset.feature_names)), np.nan)
+    source = np.full(total, len(dataset), dtype=np.int64)  # the dataset row of every bar
     where = {ticker: code for code, ticker in enumerate(panel.tickers)}
     ends = np.r_[panel.offsets[1:], total]
     for code, ticker in enumerate(dataset.ticker_names):
@@ -392,8 +564,13 @@ def dataset_columns(dataset: Dataset, panel: Panel) -> dict[str, np.ndarray]:
         rows = np.flatnonzero(dataset.ticker_codes == code)
         bars = start + np.searchsorted(panel.bar_dates[start:end], dataset.dates[rows])
         known = (bars < end) & (panel.bar_dates[np.minimum(bars, total - 1)] == dataset.dates[rows])
-        columns[bars[known]] = dataset.X[rows[known]]
-    return {name: columns[:, i] for i, name in enumerate(dataset.feature_names)}
+        source[bars[known]] = rows[known]
+    # One gather per feature, from a copy with an extra NaN for the bars with no dataset row:
+    # every column comes out contiguous (cheap to index) and as float64 as before.
+    features = np.empty((len(dataset.feature_names), len(dataset) + 1))
+    features[:, :-1] = dataset.X.T
+    features[:, -1] = np.nan
+    return dict(zip(dataset.feature_names, features.take(source, axis=1), strict=True))
 
 
 # -- check 1: association beyond the past ---------------------------------------------------------
@@ -409,10 +586,14 @@ def _fit(design: np.ndarray, group: np.ndarray) -> Fit:
     makes a design column constant within a ticker (a sign that never changes) harmless.
     """
     bounds = np.r_[0, np.flatnonzero(np.diff(group)) + 1, len(group)]
-    return [
-        (start, end, np.linalg.pinv(design[start:end].T @ design[start:end], hermitian=True))
-        for start, end in itertools.pairwise(bounds)
-    ]
+    spans = list(itertools.pairwise(bounds.tolist()))
+    if not spans:
+        return []
+    grams = np.stack([design[start:end].T @ design[start:end] for start, end in spans])
+    # One call for every ticker: NumPy runs the same LAPACK routine on each matrix of the stack,
+    # so each inverse is the one a call of its own gives, without its Python overhead.
+    inverses = np.linalg.pinv(grams, hermitian=True)
+    return [(start, end, inverse) for (start, end), inverse in zip(spans, inverses, strict=True)]
 
 
 def _residuals(scores: np.ndarray, design: np.ndarray, fit: Fit) -> np.ndarray:
@@ -424,30 +605,83 @@ def _residuals(scores: np.ndarray, design: np.ndarray, fit: Fit) -> np.ndarray:
     return out
 
 
-def _beyond_past(
-    residual: np.ndarray, label: np.ndarray, day: np.ndarray, horizon: int
-) -> tuple[float, float]:
-    """The residual's AUC for the label, and its standard error, never below the worst case.
-
-    Batch means: the AUC over contiguous blocks of dates (each at least ``BLOCK_HORIZONS``
-    horizons long, so overlapping labels and the market's moves shared by every ticker stay
-    inside a block); their mean is the statistic, their spread over sqrt(blocks) its standard
-    error. The worst case is every ticker moving as one and every label overlapping its
-    ``horizon`` neighbours: ``days / horizon`` independent rows, so ``sqrt(horizon / (3 *
-    days))``. It also covers a bias blocks cannot see: with few days, a persistent column (a
-    200-day average) at one row contains the moves that make up the labels of earlier rows, so
-    the rows of one short history are not exchangeable. With fewer than ``MIN_BLOCKS`` blocks,
-    the pooled AUC and the worst case.
+@dataclass(frozen=True)
+class _Rows:
+    """What every column defined on the same usable rows shares, computed once for all of them:
+    the tickers' and the date blocks' layout, the labels' counts in each, the fits. What is
+    left per column is its values: two sorts (within tickers, within blocks) and a few passes.
     """
-    days = int(day.max()) + 1 if len(day) else 0
-    worst_case = math.sqrt(horizon / (3.0 * max(days, 1)))
-    blocks = min(MAX_BLOCKS, days // (BLOCK_HORIZONS * horizon))
-    if blocks < MIN_BLOCKS:
-        return auc(residual, label), worst_case
-    block = np.minimum(day * blocks // days, blocks - 1)
-    values = group_auc(residual, label, block, blocks)
-    spread = float(np.std(values, ddof=1) / math.sqrt(blocks))
-    return float(values.mean()), max(worst_case, spread)
+
+    tickers: _Groups
+    label: np.ndarray  # bool, per row
+    past_label: np.ndarray  # bool, per row
+    forward: _LabelCounts  # the label per ticker
+    past: _LabelCounts  # the past h-day move per ticker
+    design: np.ndarray
+    fit: Fit
+    blocks: _Groups  # date blocks (one group when there are too few days for blocks)
+    by_block: _LabelCounts  # the label per block
+    pooled: bool  # fewer than MIN_BLOCKS blocks: the pooled AUC, and the worst case
+    worst_case: float  # the standard error's floor (see ``beyond_past``)
+
+    @classmethod
+    def of(cls, panel: Panel, finite: np.ndarray) -> _Rows:
+        every = bool(finite.all())  # the raw columns usually are: no copies then
+        group = panel.group if every else panel.group[finite]
+        label = panel.label if every else panel.label[finite]
+        past_label = panel.past_label if every else panel.past_label[finite]
+        day = panel.day if every else panel.day[finite]
+        # ``take`` copies the rows, C-ordered like the panel's, faster than a boolean index
+        design = panel.past if every else panel.past.take(np.flatnonzero(finite), axis=0)
+        tickers = int(group.max()) + 1
+        days = int(day.max()) + 1 if len(day) else 0
+        blocks = min(MAX_BLOCKS, days // (BLOCK_HORIZONS * panel.horizon))
+        pooled = blocks < MIN_BLOCKS
+        if pooled:
+            block, blocks = np.zeros(len(day), dtype=np.int64), 1
+        else:
+            block = np.minimum(day * blocks // days, blocks - 1)
+        by_ticker, by_block = _Groups.of(group, tickers), _Groups.of(block, blocks)
+        return cls(
+            tickers=by_ticker,
+            label=label,
+            past_label=past_label,
+            forward=_LabelCounts.of(label, group, by_ticker.counts),
+            past=_LabelCounts.of(past_label, group, by_ticker.counts),
+            design=design,
+            fit=_fit(design, group),
+            blocks=by_block,
+            by_block=_LabelCounts.of(label, block, by_block.counts),
+            pooled=pooled,
+            worst_case=math.sqrt(panel.horizon / (3.0 * max(days, 1))),
+        )
+
+    def within_tickers(self, order: np.ndarray, ranks: np.ndarray) -> tuple[float, float]:
+        """The AUCs of a column for the label and for the past move, over pairs of rows of the
+        same ticker (each ticker weighted by its pairs); ``order`` and ``ranks`` from its sort
+        within tickers, which both labels share."""
+        forward = self.forward.areas(self.tickers.rank_sums(ranks, self.label[order]))
+        past = self.past.areas(self.tickers.rank_sums(ranks, self.past_label[order]))
+        return self.forward.pooled(forward), self.past.pooled(past)
+
+    def beyond_past(self, residual: np.ndarray) -> tuple[float, float]:
+        """The residual's AUC for the label, and its standard error, never below the worst case.
+
+        Batch means: the AUC over contiguous blocks of dates (each at least ``BLOCK_HORIZONS``
+        horizons long, so overlapping labels and the market's moves shared by every ticker stay
+        inside a block); their mean is the statistic, their spread over sqrt(blocks) its
+        standard error. The worst case is every ticker moving as one and every label
+        overlapping its ``horizon`` neighbours: ``days / horizon`` independent rows, so
+        ``sqrt(horizon / (3 * days))``. It also covers a bias blocks cannot see: with few days,
+        a persistent column (a 200-day average) at one row contains the moves that make up the
+        labels of earlier rows, so the rows of one short history are not exchangeable. With
+        fewer than ``MIN_BLOCKS`` blocks, the pooled AUC and the worst case.
+        """
+        values = self.blocks.areas(residual, self.label, self.by_block)
+        if self.pooled:
+            return float(values[0]), self.worst_case
+        spread = float(np.std(values, ddof=1) / math.sqrt(len(values)))
+        return float(values.mean()), max(self.worst_case, spread)
 
 
 def associations(
@@ -460,33 +694,35 @@ def associations(
     Returns the associations and, for columns too sparse to judge, why they were skipped.
     """
     results, skipped = [], []
-    fits: dict[bytes, Fit] = {}  # columns defined on the same rows share their fits
+    shared: dict[bytes, _Rows] = {}  # columns defined on the same rows share all but their sorts
     for name, values in columns.items():
         values = values[panel.usable]
         finite = np.isfinite(values)
-        if finite.sum() < MIN_ROWS:
-            skipped.append(f"{name}: {int(finite.sum())} usable rows (need {MIN_ROWS})")
+        rows = int(np.count_nonzero(finite))
+        if rows < MIN_ROWS:
+            skipped.append(f"{name}: {rows} usable rows (need {MIN_ROWS})")
             continue
-        group, label = panel.group[finite], panel.label[finite]
-        rank, size = _group_ranks(values[finite], group)
-        scores = (rank + 0.5) / size - 0.5
+        key = np.packbits(finite).tobytes()
+        if key not in shared:
+            shared[key] = _Rows.of(panel, finite)
+        common = shared[key]
+        if rows < len(values):
+            values = values[finite]
+        scores, order, ranks = _group_scores(values, common.tickers)
         if np.ptp(scores) == 0:
             skipped.append(f"{name}: constant")
             continue
-        key = np.packbits(finite).tobytes()
-        if key not in fits:
-            fits[key] = _fit(panel.past[finite], group)
-        residual = _residuals(scores, panel.past[finite], fits[key])
-        beyond, standard_error = _beyond_past(residual, label, panel.day[finite], panel.horizon)
+        forward, past = common.within_tickers(order, ranks)
+        beyond, standard_error = common.beyond_past(_residuals(scores, common.design, common.fit))
         results.append(
             Association(
                 name=name,
-                forward_auc=_within_auc(rank, label, group),
-                past_auc=_within_auc(rank, panel.past_label[finite], group),
+                forward_auc=forward,
+                past_auc=past,
                 beyond_past_auc=beyond,
                 standard_error=standard_error,
-                rows=int(finite.sum()),
-                tickers=int(np.count_nonzero(np.bincount(group))),
+                rows=rows,
+                tickers=len(common.tickers.nonempty),
                 transform=(transforms or {}).get(name, ""),
             )
         )
