@@ -8,9 +8,14 @@ bad data: the caller decides whether enough tickers remain.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .market import Finding, PriceHistory, printable
 
@@ -30,6 +35,7 @@ COLUMN_ALIASES = {
 # Overnight price ratios that betray a split or reverse split the file was not adjusted for.
 SPLIT_RATIOS = np.array([1 / 4, 1 / 3, 1 / 2, 2.0, 3.0, 4.0])
 UTC_OFFSET = r"(?<=\d)(?:Z|[+-]\d{2}:?\d{2})$"  # '...T00:00:00-05:00' or '...Z'
+ISO_DAY = r"^(\d{4}-\d{2}-\d{2})?$"  # '2026-11-24', the usual export (or an empty cell)
 SPLIT_TOLERANCE = 0.03  # relative distance from a split ratio that still counts as "near"
 
 
@@ -47,10 +53,70 @@ def _normalise_names(names: list[str]) -> dict[str, str]:
     return mapping
 
 
+# Arrow converts arrays with nulls, booleans and dates to numpy through pandas (a quarter of a
+# second to import); these read the buffers themselves, so a folder of ordinary files needs none.
+
+
+def _bits(buffer: pa.Buffer | None, offset: int, length: int) -> np.ndarray:
+    """An Arrow bitmap (validity or boolean values) as numpy booleans; None means all set."""
+    if buffer is None:
+        return np.ones(length, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")
+    return bits[offset : offset + length].astype(bool)
+
+
+def _numbers(column: pa.ChunkedArray | pa.Array, kind: type[np.number]) -> np.ndarray:
+    """A numeric column as numpy values of ``kind`` (float64 or int32 from Arrow's buffer),
+    and NaN (floats) or 0 (integers) where a cell is null."""
+    arrow_type = pa.float64() if kind is np.float64 else pa.int32()
+    array = column.cast(arrow_type)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if len(array) == 0:
+        return np.empty(0, dtype=kind)
+    validity, data = array.buffers()[:2]
+    values = np.frombuffer(data, dtype=kind)[array.offset : array.offset + len(array)].copy()
+    if array.null_count:
+        values[~_bits(validity, array.offset, len(array))] = np.nan if kind is np.float64 else 0
+    return values
+
+
+def _true(column: pa.ChunkedArray) -> np.ndarray:
+    """Booleans where a cell is true (False where false or null)."""
+    array = column.combine_chunks()
+    truth = _bits(array.buffers()[1], array.offset, len(array)) if len(array) else np.empty(0, bool)
+    if array.null_count:
+        truth &= _bits(array.buffers()[0], array.offset, len(array))
+    return truth
+
+
+def _iso_days(column: pa.ChunkedArray) -> np.ndarray | None:
+    """The dates when every cell is a plain ISO day or empty (NaT where the day does not
+    exist, e.g. 2026-02-30), parsed by Arrow; None when any cell has another form. Most files
+    take this path, which needs no pandas."""
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    if not pc.all(pc.match_substring_regex(text, ISO_DAY)).as_py():  # False, or no cells
+        return None
+    days = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls a day that does not exist over (2026-02-30 -> 03-02): keep only days that
+    # print back as written.
+    known = _true(pc.equal(pc.strftime(days, format="%Y-%m-%d"), text))
+    epoch_days = _numbers(days.cast(pa.date32()), np.int32)  # days since 1970
+    out = np.full(len(known), np.datetime64("NaT"), dtype="datetime64[D]")
+    out[known] = epoch_days[known].astype("datetime64[D]")
+    return out
+
+
 def _parse_dates(column: pa.ChunkedArray) -> np.ndarray:
     """datetime64[D] per row; NaT where a cell is missing or not a date."""
     if pa.types.is_date(column.type):
         return column.cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        iso = _iso_days(column)
+        if iso is not None:
+            return iso
+    import pandas as pd  # only for the other forms: time zones, month-first, mixed
+
     if pa.types.is_timestamp(column.type):
         series = column.to_pandas()
         if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -68,6 +134,8 @@ def _parse_dates(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def _to_datetime(text: pd.Series, date_format: str) -> pd.Series:
+    import pandas as pd
+
     try:
         series = pd.to_datetime(text, errors="coerce", format=date_format)
     except (ValueError, TypeError):  # e.g. offsets pandas cannot mix
@@ -80,10 +148,12 @@ def _to_datetime(text: pd.Series, date_format: str) -> pd.Series:
 def _parse_numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """float64 values, and a mask of cells that held something that is not a number."""
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        values = _numbers(column, np.float64)
         return values, np.zeros(len(values), dtype=bool)
     if pa.types.is_null(column.type):
         return np.full(len(column), np.nan), np.zeros(len(column), dtype=bool)
+    import pandas as pd  # numbers written as text ('1,234.50'): rare enough to import it here
+
     text = column.cast(pa.string()).to_pandas()
     cleaned = text.str.replace(r"[,$\s]", "", regex=True)  # '1,234.50', '$113.22'
     values = pd.to_numeric(cleaned, errors="coerce")
