@@ -325,3 +325,20 @@ def test_real_world_exports_keep_their_calendar_days(tmp_path, settings):
     for ticker in market.tickers:
         np.testing.assert_array_equal(market.histories[ticker].dates, history.dates)
         np.testing.assert_allclose(market.histories[ticker].close, history.close, atol=0.006)
+
+
+def test_iso_days_that_do_not_exist_or_are_empty_are_bad_dates(tmp_path, settings):
+    # Plain ISO days are parsed without pandas: a day that does not exist (2026-02-30 would
+    # roll over to March 2) and an empty cell are dropped and reported like any bad date.
+    history = next(iter(demo_histories(n_tickers=1, n_days=300).values()))
+    frame = history_frame(history).astype({"Date": object})
+    frame["Date"] = [str(day) for day in history.dates]
+    frame.loc[5, "Date"] = "2026-02-30"
+    frame.loc[6, "Date"] = ""
+    frame.loc[7, "Date"] = f" {frame.loc[7, 'Date']} "  # spaces around a good day are fine
+    frame.to_csv(tmp_path / "T.csv", index=False)
+    market = load_market(settings, folder=tmp_path, today=TODAY)
+    kept = market.histories["T"].dates
+    np.testing.assert_array_equal(kept, np.delete(history.dates, [5, 6]))
+    [finding] = [f for f in market.report.findings if f.problem == "bad_dates"]
+    assert finding.detail.startswith("2 row(s)") and finding.action == "rows dropped"
