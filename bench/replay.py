@@ -111,7 +111,7 @@ def step_cost(folder: Path) -> list[dict]:
             context = replay.ReplayContext.build(settings(folder), market)
             day = replay.trading_dates(market)[-1]
             start = time.perf_counter()
-            replay.train_step(context, 0, day, False, None)
+            replay.train_step(context, 0, day, None)
             rows.append(
                 {
                     "tickers": tickers,

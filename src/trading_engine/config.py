@@ -192,7 +192,11 @@ class TuningSettings(Section):
     """Optuna search of the weekly full retrain."""
 
     n_trials: int = Field(25, ge=1)
-    timeout_seconds: float = Field(600.0, gt=0)
+    timeout_seconds: float = Field(600.0, gt=0)  # checked between batches of trials
+    # Trials asked at once and evaluated side by side (a replay spreads them over its workers
+    # or Dask). The search depends on it, not on how many workers there are: every engine
+    # finds the same parameters.
+    parallel_trials: int = Field(4, ge=1, le=64)
 
 
 class ScheduleSettings(Section):

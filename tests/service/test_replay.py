@@ -13,8 +13,16 @@ from tests.markets import random_walk_histories
 from trading_engine.config import load_settings
 from trading_engine.data import DemoMarket, MarketData, QualityReport
 from trading_engine.model_retraining import ModelRetrainingService
-from trading_engine.service.replay import ReplayContext, run_replay, step_dates
+from trading_engine.service.replay import (
+    PoolExecutor,
+    ReplayContext,
+    run_replay,
+    step_dates,
+    trading_dates,
+)
 from trading_engine.service.replay_summary import summarise
+from trading_engine.training import tune_hyperparameters
+from trading_engine.training.tuning import search
 
 
 def replay_settings(tmp_path, **retraining):
@@ -263,10 +271,11 @@ def test_the_report_opens_in_headless_chromium_without_console_errors(tmp_path):
 
 @pytest.mark.slow
 def test_a_dask_cluster_gives_the_same_replay_as_the_local_pool(tmp_path):
+    # Tuning included: every other step re-tunes, its trials spread over the workers.
     distributed = pytest.importorskip("distributed")
-    settings = replay_settings(tmp_path)
+    settings = replay_settings(tmp_path, tuning={"n_trials": 4, "parallel_trials": 2})
     market = DemoMarket(n_days=640, end="2012-06-29").generate(["A", "B", "C"])
-    pool = run_replay(settings, market, tmp_path / "pool", every="monthly", workers=2)
+    pool = run_replay(settings, market, tmp_path / "pool", every="monthly", workers=2, full_every=2)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
@@ -276,8 +285,14 @@ def test_a_dask_cluster_gives_the_same_replay_as_the_local_pool(tmp_path):
             tmp_path / "dask",
             every="monthly",
             dask_address=cluster.scheduler_address,
+            full_every=2,
         )
     assert on_dask.workers == 2 and len(pool.steps) >= 4
+    assert (
+        [s.full for s in on_dask.steps]
+        == [s.full for s in pool.steps]
+        == [i % 2 == 0 for i in range(len(pool.steps))]
+    )
     assert [(s.date, s.outcome, s.version, s.failed_gates) for s in on_dask.steps] == [
         (s.date, s.outcome, s.version, s.failed_gates) for s in pool.steps
     ]
@@ -293,3 +308,20 @@ def test_every_nth_step_retunes_its_hyperparameters(tmp_path):
     result = run_replay(settings, market, tmp_path / "store", every="monthly", full_every=2)
     assert len(result.steps) >= 3
     assert [log.full for log in result.steps] == [i % 2 == 0 for i in range(len(result.steps))]
+
+
+@pytest.mark.slow
+def test_tuning_trials_spread_over_a_process_pool_find_what_a_live_full_retrain_finds(tmp_path):
+    # Trials are asked in batches of tuning.parallel_trials whatever evaluates them, so the
+    # search is the same in this process (a live full retrain) and over the replay's workers.
+    settings = replay_settings(tmp_path, tuning={"n_trials": 6, "parallel_trials": 3})
+    market = DemoMarket(n_days=640, end="2012-06-29").generate(["A", "B", "C"])
+    context = ReplayContext.build(settings, market)
+    date = trading_dates(market)[-1]
+    live = tune_hyperparameters(context.dataset_at(date), settings.retraining)
+    pool = PoolExecutor(context, 2)
+    try:
+        spread = search(settings.retraining, pool.evaluator(date))
+    finally:
+        pool.close()
+    assert spread == live and set(live) >= {"learning_rate", "num_leaves"}

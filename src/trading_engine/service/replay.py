@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +50,7 @@ from ..training.lookahead import LookaheadAudit, Thresholds, audit_retrain
 from ..training.model import StoredModel, decode_model
 from ..training.preflight import needed_dates
 from ..training.trainer import Candidate
+from ..training.tuning import TrialEvaluator, TrialLoss, search
 from .pipeline import PreparedCandidate, prepare_candidate, run_retrain
 
 Every = Literal["daily", "weekly", "monthly"]
@@ -161,7 +162,7 @@ class StepCandidate:
 
 
 def train_step(
-    context: ReplayContext, step: int, date: np.datetime64, full: bool, params: dict | None
+    context: ReplayContext, step: int, date: np.datetime64, params: dict | None
 ) -> StepCandidate:
     """One candidate, exactly as a live retrain on ``date`` would train it (the same model),
     less the work whose results a replay never uses: the older walk-forward folds (they only
@@ -171,7 +172,6 @@ def train_step(
         prepared = prepare_candidate(
             context.settings,
             context.market_at(date),
-            full=full,
             params=params,
             dataset=context.dataset_at(date),
             audit=context.audit,
@@ -180,6 +180,11 @@ def train_step(
         return StepCandidate(step, date, prepared, None, time.perf_counter() - clock)
     except TradingEngineError as error:
         return StepCandidate(step, date, None, str(error), time.perf_counter() - clock)
+
+
+def trial_loss(context: ReplayContext, date: np.datetime64, overrides: dict[str, Any]) -> float:
+    """One tuning trial of the full step on ``date``, on the rows a live retrain would tune on."""
+    return TrialLoss(context.dataset_at(date), context.settings.retraining)(overrides)
 
 
 # -- where candidates are trained -----------------------------------------------------------------
@@ -192,19 +197,37 @@ def _init_worker(context: ReplayContext) -> None:
     _WORKER_CONTEXT = context
 
 
-def _train_in_worker(step: int, date: np.datetime64, full: bool, params: dict | None) -> Any:
+def _train_in_worker(step: int, date: np.datetime64, params: dict | None) -> Any:
     assert _WORKER_CONTEXT is not None, "worker started without its replay context"
-    return train_step(_WORKER_CONTEXT, step, date, full, params)
+    return train_step(_WORKER_CONTEXT, step, date, params)
+
+
+def _trial_in_worker(date: np.datetime64, overrides: dict[str, Any]) -> float:
+    assert _WORKER_CONTEXT is not None, "worker started without its replay context"
+    return trial_loss(_WORKER_CONTEXT, date, overrides)
 
 
 class Executor(ABC):
-    """Runs ``train_step`` somewhere; results come back through futures."""
+    """Runs ``train_step`` and tuning trials somewhere; results come back through futures."""
 
     workers: int = 1
 
     @abstractmethod
-    def submit(self, step: int, date: np.datetime64, full: bool, params: dict | None) -> Any:
-        """A future of ``train_step(context, step, date, full, params)``."""
+    def submit(self, step: int, date: np.datetime64, params: dict | None) -> Any:
+        """A future of ``train_step(context, step, date, params)``."""
+
+    @abstractmethod
+    def submit_trial(self, date: np.datetime64, overrides: dict[str, Any]) -> Any:
+        """A future of ``trial_loss(context, date, overrides)``."""
+
+    def evaluator(self, date: np.datetime64) -> TrialEvaluator:
+        """Evaluates a batch of tuning trials of the step on ``date`` side by side."""
+
+        def evaluate(batch: Sequence[dict[str, Any]]) -> list[float]:
+            futures = [self.submit_trial(date, overrides) for overrides in batch]
+            return [float(future.result()) for future in futures]
+
+        return evaluate
 
     def close(self) -> None:
         return None
@@ -214,9 +237,14 @@ class InlineExecutor(Executor):
     def __init__(self, context: ReplayContext) -> None:
         self.context = context
 
-    def submit(self, step: int, date: np.datetime64, full: bool, params: dict | None) -> Any:
+    def submit(self, step: int, date: np.datetime64, params: dict | None) -> Any:
         done: Future[StepCandidate] = Future()
-        done.set_result(train_step(self.context, step, date, full, params))
+        done.set_result(train_step(self.context, step, date, params))
+        return done
+
+    def submit_trial(self, date: np.datetime64, overrides: dict[str, Any]) -> Any:
+        done: Future[float] = Future()
+        done.set_result(trial_loss(self.context, date, overrides))
         return done
 
 
@@ -234,8 +262,11 @@ class PoolExecutor(Executor):
             initargs=(context,),
         )
 
-    def submit(self, step: int, date: np.datetime64, full: bool, params: dict | None) -> Any:
-        return self.pool.submit(_train_in_worker, step, date, full, params)
+    def submit(self, step: int, date: np.datetime64, params: dict | None) -> Any:
+        return self.pool.submit(_train_in_worker, step, date, params)
+
+    def submit_trial(self, date: np.datetime64, overrides: dict[str, Any]) -> Any:
+        return self.pool.submit(_trial_in_worker, date, overrides)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
@@ -260,8 +291,11 @@ class DaskExecutor(Executor):
         self.context = self.client.scatter(context, broadcast=True)
         self.workers = max(1, sum(self.client.nthreads().values()))
 
-    def submit(self, step: int, date: np.datetime64, full: bool, params: dict | None) -> Any:
-        return self.client.submit(train_step, self.context, step, date, full, params, pure=False)
+    def submit(self, step: int, date: np.datetime64, params: dict | None) -> Any:
+        return self.client.submit(train_step, self.context, step, date, params, pure=False)
+
+    def submit_trial(self, date: np.datetime64, overrides: dict[str, Any]) -> Any:
+        return self.client.submit(trial_loss, self.context, date, overrides, pure=False)
 
     def close(self) -> None:
         self.client.close()
@@ -271,30 +305,32 @@ def ordered_candidates(
     executor: Executor,
     dates: Sequence[np.datetime64],
     full_steps: set[int],
-    params_for: Callable[[int], dict | None],
-    on_full: Callable[[StepCandidate], None],
+    settings: Settings,
 ) -> Iterator[StepCandidate]:
     """Candidates in step order, at most a few in flight (memory stays flat in steps).
 
-    A full step (tuning) must finish before the steps after it start: they use its parameters.
+    At a full step the hyperparameters are tuned first, as a live full retrain tunes them, with
+    each batch of trials spread over the executor's workers; that step and the ones after it
+    train with the tuned parameters.
     """
     window = max(2, 2 * executor.workers)
-    pending: deque[Any] = deque()
+    pending: deque[tuple[Any, dict[str, Any] | None]] = deque()
+    params: dict[str, Any] | None = None
     submitted = 0
     while submitted < len(dates) or pending:
         while submitted < len(dates) and len(pending) < window:
-            if submitted in full_steps and pending:
-                break  # the steps before a full step first
-            full = submitted in full_steps
-            pending.append(
-                executor.submit(submitted, dates[submitted], full, params_for(submitted))
-            )
+            tuned = None
+            if submitted in full_steps:
+                if pending:
+                    break  # the steps before a full step first: their results are due
+                date = dates[submitted]
+                tuned = params = search(settings.retraining, executor.evaluator(date))
+            pending.append((executor.submit(submitted, dates[submitted], params), tuned))
             submitted += 1
-            if full:
-                break  # nothing after it until its parameters are known
-        result = pending.popleft().result()
-        if result.step in full_steps:
-            on_full(result)
+        future, tuned = pending.popleft()
+        result = future.result()
+        if tuned is not None and result.prepared is not None:
+            result.prepared = replace(result.prepared, tuned_params=tuned)
         yield result
 
 
@@ -488,20 +524,13 @@ def run_replay(
     live_version = np.full(n_rows, "", dtype=object)
     model_age = np.full(n_rows, -1, dtype=np.int64)
     steps: list[StepLog] = []
-    tuned: dict[str, Any] = {}
     first_model: StoredModel | None = None
     production: StoredModel | None = None  # the store starts empty; only deploys change it
     newest: Candidate | None = None
     deployed_on: dict[str, np.datetime64] = {}
 
-    def on_full(result: StepCandidate) -> None:
-        if result.prepared is not None and result.prepared.tuned_params is not None:
-            tuned["params"] = result.prepared.tuned_params
-
     try:
-        candidates = ordered_candidates(
-            executor, list(dates), full_steps, lambda step: tuned.get("params"), on_full
-        )
+        candidates = ordered_candidates(executor, list(dates), full_steps, settings)
         for result in candidates:
             index, date = result.step, dates[result.step]
             clock.set(date)
