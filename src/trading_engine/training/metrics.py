@@ -135,11 +135,20 @@ def _weighted_auc(weights: np.ndarray, positive: np.ndarray, groups: np.ndarray)
 
     ``groups`` are the start offsets of runs of equal scores, so ties count one half.
     """
-    positive_weight = np.add.reduceat(weights * positive, groups, axis=1)
-    negative_weight = np.add.reduceat(weights * ~positive, groups, axis=1)
-    negatives_below = np.cumsum(negative_weight, axis=1) - negative_weight
+    positive_weight = weights * positive
+    if len(groups) == weights.shape[1]:  # no tied scores (the usual case): nothing to pool
+        negative_weight = weights - positive_weight
+        # A row is positive or negative, never both: the negatives below a positive row are
+        # all the negatives up to it, and no tie counts one half.
+        wins = (positive_weight * np.cumsum(negative_weight, axis=1)).sum(1)
+    else:
+        negative_weight = np.add.reduceat(weights, groups, axis=1)
+        positive_weight = np.add.reduceat(positive_weight, groups, axis=1)
+        negative_weight -= positive_weight
+        negatives_below = np.cumsum(negative_weight, axis=1) - negative_weight
+        wins = (positive_weight * (negatives_below + 0.5 * negative_weight)).sum(1)
+    # Weights are whole numbers, so every sum above is exact: any order gives the same AUC.
     pairs = positive_weight.sum(1) * negative_weight.sum(1)
-    wins = (positive_weight * (negatives_below + 0.5 * negative_weight)).sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(pairs > 0, wins / pairs, np.nan)
 
