@@ -147,14 +147,23 @@ def main() -> None:
         all_daily = int(np.sum(dates >= first))
         if args.daily_full:
             daily = run(market, folder, "daily", args.workers)
+            daily["projected_whole_period_seconds"] = daily["seconds"]
         else:
-            start = dates[-args.daily_steps]
-            daily = run(market, folder, "daily", args.workers, start=start)
-        daily["projected_whole_period_seconds"] = round(daily["seconds_per_step"] * all_daily, 1)
+            # Two runs, n/2 and n steps: their difference is the cost of a step, the rest the
+            # fixed cost of a replay (features, the audit of the whole history, the workers'
+            # start), which a projection must not multiply.
+            half = run(market, folder, "daily", args.workers, start=dates[-args.daily_steps // 2])
+            daily = run(market, folder, "daily", args.workers, start=dates[-args.daily_steps])
+            marginal = (daily["seconds"] - half["seconds"]) / (daily["steps"] - half["steps"])
+            fixed = max(0.0, daily["seconds"] - marginal * daily["steps"])
+            daily["marginal_seconds_per_step"] = round(marginal, 3)
+            daily["fixed_seconds"] = round(fixed, 1)
+            daily["projected_whole_period_seconds"] = round(fixed + marginal * all_daily, 1)
         daily["whole_period_steps"] = all_daily
         print(
             f"daily replay: {daily['steps']} steps in {daily['seconds']} s "
-            f"({daily['seconds_per_step']} s per step; the whole period, {all_daily} steps: "
+            f"({daily.get('marginal_seconds_per_step', daily['seconds_per_step'])} s per step, "
+            f"{daily.get('fixed_seconds', 0)} s fixed; the whole period, {all_daily} steps: "
             f"{daily['projected_whole_period_seconds']} s; target 300 s)"
         )
         memory = {steps: peak_memory(steps) for steps in (10, 40)}

@@ -1045,10 +1045,12 @@ def main() -> None:
     its interpreter down: freeing every object and module of a process that imported numpy,
     LightGBM and pydantic takes about a tenth of a second the user would wait for. Output
     is flushed and the exit handlers (logging's flush among them) run first, as a normal
-    exit would; a command that leaves a thread running (none should) exits the normal way.
+    exit would. A command that leaves a thread running (none should), or a process being
+    profiled or traced (``python -m cProfile``, which writes its figures after this returns),
+    exits the normal way.
     """
     code = run()
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
         sys.exit(code)
     atexit._run_exitfuncs()
     sys.stdout.flush()

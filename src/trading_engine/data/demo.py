@@ -143,18 +143,23 @@ class DemoMarket:
         returns = np.zeros((n_dates, n_tickers))
         log_prices = np.empty((n_dates, n_tickers))
         window_sum = np.zeros(n_tickers)
-        for t in range(n_dates):  # a recursion in time; vectorised across tickers
-            scale = noise_scale * self.reversal_volatility if reversal[t] else noise_scale
-            strength = -self.reversal_strength if reversal[t] else self.trend_strength
-            standardised = window_sum / (noise_scale * np.sqrt(self.lookback))
-            drift = strength * scale * np.tanh(standardised)
-            drift -= self.anchor_pull * (log_price - anchor - 0.0003 * t)
-            returns[t] = drift + scale * shocks[t]
-            log_price = log_price + returns[t]
+        # What does not change along the recursion, computed once per regime form (the same
+        # operations in the same order as inside the loop: the prices are the same bits).
+        scales = (noise_scale, noise_scale * self.reversal_volatility)
+        strengths = (self.trend_strength, -self.reversal_strength)
+        drift_scales = tuple(strength * scale for strength, scale in zip(strengths, scales))
+        spread = noise_scale * np.sqrt(self.lookback)
+        pull, lookback = self.anchor_pull, self.lookback
+        for t, form in enumerate(reversal.tolist()):  # a recursion in time, across tickers
+            drift = drift_scales[form] * np.tanh(window_sum / spread)
+            drift -= pull * (log_price - anchor - 0.0003 * t)
+            today = returns[t]
+            np.add(drift, scales[form] * shocks[t], out=today)
+            log_price = log_price + today
             log_prices[t] = log_price
-            window_sum += returns[t]
-            if t >= self.lookback:
-                window_sum -= returns[t - self.lookback]
+            window_sum += today
+            if t >= lookback:
+                window_sum -= returns[t - lookback]
         close = np.exp(log_prices)
         open_ = np.vstack([close[:1], close[:-1]]) * np.exp(draws["open"])
         high = np.maximum(open_, close) * np.exp(draws["high"])
