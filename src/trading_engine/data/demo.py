@@ -147,17 +147,19 @@ class DemoMarket:
         # operations in the same order as inside the loop: the prices are the same bits).
         scales = (noise_scale, noise_scale * self.reversal_volatility)
         strengths = (self.trend_strength, -self.reversal_strength)
-        drift_scales = tuple(strength * scale for strength, scale in zip(strengths, scales))
+        drift_scales = tuple(
+            strength * scale for strength, scale in zip(strengths, scales, strict=True)
+        )
         spread = noise_scale * np.sqrt(self.lookback)
         pull, lookback = self.anchor_pull, self.lookback
         for t, form in enumerate(reversal.tolist()):  # a recursion in time, across tickers
             drift = drift_scales[form] * np.tanh(window_sum / spread)
             drift -= pull * (log_price - anchor - 0.0003 * t)
-            today = returns[t]
-            np.add(drift, scales[form] * shocks[t], out=today)
-            log_price = log_price + today
+            step = returns[t]
+            np.add(drift, scales[form] * shocks[t], out=step)
+            log_price = log_price + step
             log_prices[t] = log_price
-            window_sum += today
+            window_sum += step
             if t >= lookback:
                 window_sum -= returns[t - lookback]
         close = np.exp(log_prices)
