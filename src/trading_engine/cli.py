@@ -336,6 +336,7 @@ def _run_with_progress(service, *, force: bool, full: bool) -> RunRecord:
         TimeElapsedColumn(),
         console=error_console,
         transient=True,
+        disable=not error_console.is_terminal,  # no bar (nor its refresh thread) in logs
     ) as bar:
         task = bar.add_task("retraining", total=1)
 
@@ -501,6 +502,7 @@ def _replay_with_progress(settings: Settings, market, store: Path, **options):
         TimeRemainingColumn(),
         console=error_console,
         transient=True,
+        disable=not error_console.is_terminal,  # no bar (nor its refresh thread) in logs
     ) as bar:
         task = bar.add_task("replay", total=None)
 

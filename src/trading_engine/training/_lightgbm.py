@@ -20,7 +20,9 @@ Two things must happen before ``import lightgbm``, so every module goes through
   passes (it trains on numpy arrays); older LightGBM releases do the same with dask. Unless
   the process already imported them itself, they are hidden during the import
   (``_imports.import_hiding``): ``lgb.train``, ``lgb.Dataset`` and ``lgb.Booster`` do not
-  depend on them.
+  depend on them. So is charset_normalizer: LightGBM needs scipy.sparse, whose array-API
+  layer touches every numpy submodule, numpy.f2py included, which imports it (if installed)
+  to guess the encoding of Fortran sources.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from types import ModuleType
 
 from .._imports import import_hiding
 
-HIDDEN = ("sklearn", "pandas", "dask", "distributed")
+HIDDEN = ("sklearn", "pandas", "dask", "distributed", "charset_normalizer")
 SPIN_COUNT = "1000"  # libgomp spins this many times at a barrier before it sleeps
 
 

@@ -135,7 +135,10 @@ class FoldTrainer:
         )
 
     def refit(self, rows: np.ndarray, rounds: int, params: dict) -> lgb.Booster:
-        return lgb.train(params, self.data.subset(rows.tolist()), num_boost_round=max(1, rounds))
+        # Every row: the dataset itself, not a row-by-row copy of it (the same bins and rows).
+        every = len(rows) == self.data.num_data() and bool((rows == np.arange(len(rows))).all())
+        data = self.data if every else self.data.subset(rows.tolist())
+        return lgb.train(params, data, num_boost_round=max(1, rounds))
 
 
 def _date_range(dates: np.ndarray) -> tuple[str, str]:
