@@ -161,29 +161,30 @@ def fold_workers(params: dict, folds: int, settings: RetrainingSettings) -> tupl
     return min(cores, folds), {**params, "num_threads": 1}
 
 
-class _FoldFitter:
-    """Fits one walk-forward fold (early stopping on its newest training dates) and scores it."""
+class WalkForward:
+    """The development rows, their purged walk-forward splits and one binned LightGBM dataset:
+    fits folds (early stopping on each fold's newest training dates) and the final model."""
 
     def __init__(
         self,
-        booster: FoldTrainer,
+        X: np.ndarray,
+        y: np.ndarray,
         dates: np.ndarray,
         label_end: np.ndarray,
-        y: np.ndarray,
-        splitter: PurgedWalkForward,
-        params: dict,
+        settings: RetrainingSettings,
     ) -> None:
-        self.booster, self.dates, self.label_end, self.y = booster, dates, label_end, y
-        self.splitter, self.params = splitter, params
-        matrix = booster.data.get_data()
-        assert isinstance(matrix, np.ndarray)  # FoldTrainer keeps it (free_raw_data=False)
-        self.matrix = matrix
+        self.booster = FoldTrainer(X, y, settings)
+        self.settings, self.y, self.dates, self.label_end = settings, y, dates, label_end
+        self.splitter = splitter_from(settings)
+        self.splits = list(self.splitter.split(dates, label_end))
+        self.matrix = X
 
-    def __call__(self, fold: int, train: np.ndarray, test: np.ndarray) -> FoldResult:
+    def fit_fold(self, fold: int, params: dict) -> FoldResult:
+        train, test = self.splits[fold]
         fit_local, stop_local = self.splitter.inner_validation(
-            self.dates[train], self.label_end[train], self.booster.settings.early_stopping_days
+            self.dates[train], self.label_end[train], self.settings.early_stopping_days
         )
-        model = self.booster.fit(train[fit_local], train[stop_local], self.params)
+        model = self.booster.fit(train[fit_local], train[stop_local], params)
         probability = model.predict(
             self.matrix[test], num_iteration=model.best_iteration, num_threads=1
         )
@@ -199,99 +200,73 @@ class _FoldFitter:
             metrics=classification_metrics(self.y[test], probability),
         )
 
+    def cross_validate(self, params: dict, progress: Progress = no_progress) -> list[FoldResult]:
+        """Every fold, side by side when the cores allow (``fold_workers``)."""
+        count = len(self.splits)
+        workers, fold_params = fold_workers(params, count, self.settings)
+        if workers == 1:
+            folds = []
+            for fold in range(count):
+                progress("walk-forward fold", fold, count)
+                folds.append(self.fit_fold(fold, fold_params))
+            return folds
+        # LightGBM releases the GIL while it trains, so threads are enough.
+        with ThreadPoolExecutor(workers, thread_name_prefix="fold") as pool:
+            futures = [pool.submit(self.fit_fold, fold, fold_params) for fold in range(count)]
+            for fold, future in enumerate(futures):
+                progress("walk-forward fold", fold, count)
+                future.result()
+        return [future.result() for future in futures]
 
-def cross_validate(
-    booster: FoldTrainer,
-    dates: np.ndarray,
-    label_end: np.ndarray,
-    y: np.ndarray,
-    splitter: PurgedWalkForward,
-    params: dict,
-    progress: Progress = no_progress,
-) -> list[FoldResult]:
-    """Purged walk-forward folds over the development rows."""
-    splits = list(splitter.split(dates, label_end))
-    workers, fold_params = fold_workers(params, len(splits), booster.settings)
-    fit_fold = _FoldFitter(booster, dates, label_end, y, splitter, fold_params)
-    if workers == 1:
-        folds = []
-        for fold, (train, test) in enumerate(splits):
-            progress("walk-forward fold", fold, len(splits))
-            folds.append(fit_fold(fold, train, test))
-        return folds
-    # LightGBM releases the GIL while it trains, so threads are enough; results keep fold order.
-    with ThreadPoolExecutor(workers, thread_name_prefix="fold") as pool:
-        futures = [pool.submit(fit_fold, fold, *split) for fold, split in enumerate(splits)]
-        for fold, future in enumerate(futures):
-            progress("walk-forward fold", fold, len(splits))
-            future.result()
-    return [future.result() for future in futures]
+    def final_fit(self, newest: FoldResult, params: dict) -> tuple[lgb.Booster, int]:
+        """The model on every development row, with as many rounds as early stopping chose in
+        the newest fold (the closest in time and size), scaled by how much more data it has."""
+        rows = len(self.dates)
+        rounds = round(newest.best_iteration * rows / max(1, newest.train_rows))
+        rounds = min(self.settings.lightgbm.max_rounds, max(1, rounds))
+        return self.booster.refit(np.arange(rows), rounds, params), rounds
 
+    def validate_and_fit(
+        self, params: dict, progress: Progress = no_progress, *, older_folds: bool = True
+    ) -> tuple[list[FoldResult], lgb.Booster, int]:
+        """The walk-forward folds, then the final fit on every development row.
 
-def final_rounds(newest: FoldResult, rows: int, settings: RetrainingSettings) -> int:
-    """Boosting rounds of the final fit on ``rows``: as many as early stopping chose in the
-    newest fold (the closest in time and size), scaled by how much more data the final fit has."""
-    rounds = round(newest.best_iteration * rows / max(1, newest.train_rows))
-    return min(settings.lightgbm.max_rounds, max(1, rounds))
+        The final fit needs only the newest fold (its round count), so with several cores it
+        starts as soon as that fold is done, in the same thread, while the older, smaller folds
+        run beside it: the newest fold plus the final fit weigh about as much as all the older
+        folds together. Every fit runs on one LightGBM thread then; LightGBM's trees do not
+        depend on the thread count (``deterministic``, column-wise histograms), so the model is
+        the one a sequential run fits. ``older_folds=False`` fits the newest fold only: the
+        same model; the older folds only measure ``cv_mean``/``cv_std``.
+        """
+        newest = len(self.splits) - 1
+        if not older_folds:
+            progress("walk-forward fold", newest, len(self.splits))
+            only = self.fit_fold(newest, params)
+            progress("final fit", 0, 1)
+            return [only], *self.final_fit(only, params)
+        workers, fold_params = fold_workers(params, len(self.splits) + 1, self.settings)
+        if workers == 1:
+            folds = self.cross_validate(params, progress)
+            progress("final fit", 0, 1)
+            return folds, *self.final_fit(folds[-1], params)
 
+        def newest_then_final() -> tuple[FoldResult, lgb.Booster, int]:
+            fold = self.fit_fold(newest, fold_params)
+            return fold, *self.final_fit(fold, fold_params)
 
-def validate_and_fit(
-    booster: FoldTrainer,
-    dates: np.ndarray,
-    label_end: np.ndarray,
-    y: np.ndarray,
-    splitter: PurgedWalkForward,
-    params: dict,
-    progress: Progress = no_progress,
-    *,
-    older_folds: bool = True,
-) -> tuple[list[FoldResult], lgb.Booster, int]:
-    """The walk-forward folds, then the final fit on every development row.
-
-    ``older_folds=False`` fits the newest fold only: the final fit's round count comes from it
-    alone, so the model is the same; the older folds only measure ``cv_mean``/``cv_std``.
-
-    The final fit needs only the newest fold (its round count), so with several cores it starts
-    as soon as that fold is done, in the same thread, while the older, smaller folds run beside
-    it: the newest fold plus the final fit weigh about as much as all the older folds together.
-    Every fit runs on one LightGBM thread then; LightGBM's trees do not depend on the thread
-    count (``deterministic``, column-wise histograms), so the model is the one a sequential run
-    fits.
-    """
-    splits = list(splitter.split(dates, label_end))
-    every_row = np.arange(len(dates))
-    settings = booster.settings
-    workers, fold_params = fold_workers(params, len(splits) + 1, settings)
-    newest = len(splits) - 1
-    if not older_folds:
-        progress("walk-forward fold", newest, len(splits))
-        only = _FoldFitter(booster, dates, label_end, y, splitter, params)(newest, *splits[newest])
-        progress("final fit", 0, 1)
-        rounds = final_rounds(only, len(every_row), settings)
-        return [only], booster.refit(every_row, rounds, params), rounds
-    if workers == 1:
-        folds = cross_validate(booster, dates, label_end, y, splitter, params, progress)
-        progress("final fit", 0, 1)
-        rounds = final_rounds(folds[-1], len(every_row), settings)
-        return folds, booster.refit(every_row, rounds, params), rounds
-    fit_fold = _FoldFitter(booster, dates, label_end, y, splitter, fold_params)
-
-    def newest_then_final() -> tuple[FoldResult, lgb.Booster, int]:
-        fold = fit_fold(newest, *splits[newest])
-        rounds = final_rounds(fold, len(every_row), settings)
-        return fold, booster.refit(every_row, rounds, fold_params), rounds
-
-    with ThreadPoolExecutor(workers, thread_name_prefix="fold") as pool:
-        final = pool.submit(newest_then_final)  # the longest chain first, then biggest folds
-        older = {
-            fold: pool.submit(fit_fold, fold, *splits[fold]) for fold in reversed(range(newest))
-        }
-        for done, fold in enumerate(reversed(range(newest))):
-            progress("walk-forward fold", done, len(splits))
-            older[fold].result()
-        progress("final fit", 0, 1)
-        last, model, rounds = final.result()
-    return [*(older[fold].result() for fold in range(newest)), last], model, rounds
+        with ThreadPoolExecutor(workers, thread_name_prefix="fold") as pool:
+            final = pool.submit(newest_then_final)  # the longest chain first, then biggest folds
+            older = {
+                fold: pool.submit(self.fit_fold, fold, fold_params)
+                for fold in reversed(range(newest))
+            }
+            for done, fold in enumerate(reversed(range(newest))):
+                progress("walk-forward fold", done, len(self.splits))
+                older[fold].result()
+            progress("final fit", 0, 1)
+            last, model, rounds = final.result()
+        return [*(older[fold].result() for fold in range(newest)), last], model, rounds
 
 
 def unselected_rows(
@@ -402,18 +377,22 @@ def fit_candidate(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     labeled = dataset.labeled()
-    splitter = splitter_from(settings)
-    develop_rows, holdout_rows = splitter.holdout_split(labeled.dates, labeled.label_end)
-    dates, label_end = labeled.dates[develop_rows], labeled.label_end[develop_rows]
-    y = labeled.y[develop_rows]
-    booster = FoldTrainer(labeled.X[develop_rows], y, settings)
+    develop_rows, holdout_rows = splitter_from(settings).holdout_split(
+        labeled.dates, labeled.label_end
+    )
+    walk = WalkForward(
+        labeled.X[develop_rows],
+        labeled.y[develop_rows],
+        labeled.dates[develop_rows],
+        labeled.label_end[develop_rows],
+        settings,
+    )
+    dates, label_end, y = walk.dates, walk.label_end, walk.y
     model_params = lightgbm_params(settings, params)
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    folds, final, rounds = validate_and_fit(
-        booster, dates, label_end, y, splitter, model_params, progress, older_folds=measure_cv
-    )
+    folds, final, rounds = walk.validate_and_fit(model_params, progress, older_folds=measure_cv)
     timings["cross_validation_and_fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -443,7 +422,7 @@ def fit_candidate(
         "holdout_start": str(holdout.dates.min()),
         "holdout_end": str(holdout.dates.max()),
         "horizon": dataset.horizon,
-        "purge_gap_days": splitter.gap,
+        "purge_gap_days": walk.splitter.gap,
         "final_rounds": rounds,
         "predicted_up": float(np.mean(probability > 0.5)),
         "train_base_rate": float(np.mean(y)),

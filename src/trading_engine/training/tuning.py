@@ -17,14 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..features.dataset import Dataset
-from .trainer import (
-    FoldTrainer,
-    Progress,
-    cross_validate,
-    lightgbm_params,
-    no_progress,
-    splitter_from,
-)
+from .trainer import Progress, WalkForward, lightgbm_params, no_progress, splitter_from
 
 if TYPE_CHECKING:
     import optuna
@@ -56,22 +49,18 @@ class TrialLoss:
 
     def __init__(self, dataset: Dataset, settings: RetrainingSettings) -> None:
         labeled = dataset.labeled()
+        develop, _ = splitter_from(settings).holdout_split(labeled.dates, labeled.label_end)
         self.settings = settings
-        self.splitter = splitter_from(settings)
-        develop, _ = self.splitter.holdout_split(labeled.dates, labeled.label_end)
-        self.dates, self.label_end = labeled.dates[develop], labeled.label_end[develop]
-        self.y = labeled.y[develop]
-        self.booster = FoldTrainer(labeled.X[develop], self.y, settings)
+        self.walk = WalkForward(
+            labeled.X[develop],
+            labeled.y[develop],
+            labeled.dates[develop],
+            labeled.label_end[develop],
+            settings,
+        )
 
     def __call__(self, overrides: dict[str, Any]) -> float:
-        folds = cross_validate(
-            self.booster,
-            self.dates,
-            self.label_end,
-            self.y,
-            self.splitter,
-            lightgbm_params(self.settings, overrides),
-        )
+        folds = self.walk.cross_validate(lightgbm_params(self.settings, overrides))
         return float(np.mean([fold.metrics["log_loss"] for fold in folds]))
 
 
