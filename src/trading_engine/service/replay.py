@@ -1,6 +1,7 @@
 """Replay: the retraining policy itself, run over history with a simulated clock.
 
-    features once (full history) -> step dates -> candidates (parallel: pool or Dask)
+    features and look-ahead audit once (full history) -> step dates
+    -> candidates (parallel: pool or Dask; a full step's tuning trials too)
     -> decision chain in date order (the live pipeline's judge and deploy, isolated store)
     -> production of each trading day predicts every ticker -> scored once labels exist
 
@@ -8,9 +9,10 @@ At each step date the candidate is trained by the service's own ``prepare_candid
 market cut at that date; its rows are the features computed once on the whole history and
 masked by date (features are point in time: ``tests/features/test_point_in_time.py``), with
 every label that ends after the step removed. The bin edges, the folds, the early stopping and
-any tuning therefore see only data up to the step. The decision (gates against the simulated
-production, deploy or reject) is ``run_retrain``'s, into a store of its own, never the
-configured ``models/``.
+any tuning therefore see only data up to the step. The model is the one a live retrain on the
+cut would deploy; a step skips only what a replay never uses (``train_step``). The decision
+(gates against the simulated production, deploy or reject) is ``run_retrain``'s, into a store
+of its own, never the configured ``models/``.
 
 The first step deploys whatever the gates say (a forced initial deployment, as a person would
 start the service): production must exist for the policy to be scored at all.
