@@ -8,10 +8,17 @@ and over tickers, because 5-day labels overlap and tickers move together.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
+
+from ..cores import available_cores
+
+T = TypeVar("T")
 
 EPSILON = np.finfo(np.float64).eps  # as scikit-learn clips probabilities for log loss
 
@@ -204,6 +211,52 @@ def _two_way_p_value(
     return student_t_sf(excess / math.sqrt(variance), df)
 
 
+def map_in_order(
+    function: Callable[..., T], arguments: Iterable[tuple[Any, ...]], workers: int | None = None
+) -> list[T]:
+    """``function(*each)`` for each item of ``arguments``, in order, on up to ``workers``
+    threads (default: the cores this process may use). The items are produced in this thread,
+    one ahead of the workers, so a generator drawing random numbers draws them in the same
+    order as a plain loop; numpy releases the GIL in the large array operations that
+    ``function`` is for."""
+    workers = available_cores() if workers is None else workers
+    if workers <= 1:
+        return [function(*each) for each in arguments]
+    done: list[T] = []
+    with ThreadPoolExecutor(workers, thread_name_prefix="resample") as pool:
+        pending: deque[Future[T]] = deque()
+        for each in arguments:
+            pending.append(pool.submit(function, *each))
+            if len(pending) > workers:
+                done.append(pending.popleft().result())
+        done.extend(future.result() for future in pending)
+    return done
+
+
+def block_ticker_draws(
+    rng: np.random.Generator,
+    n_days: int,
+    n_tickers: int,
+    *,
+    samples: int,
+    block_days: int,
+    chunk: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``chunk`` resamples at a time: the weight of each date from a moving-block resample of
+    dates (blocks of ``block_days``; overlapping labels stay together), shaped (resamples,
+    dates), and independently the weight of each ticker from resampling tickers with
+    replacement, shaped (resamples, tickers). Whole numbers."""
+    block_days = max(1, min(block_days, n_days))
+    n_blocks = int(np.ceil(n_days / block_days))
+    for size in [chunk] * (samples // chunk) + ([samples % chunk] if samples % chunk else []):
+        starts = rng.integers(0, n_days - block_days + 1, size=(size, n_blocks))
+        picked = (starts[:, :, None] + np.arange(block_days)).reshape(size, -1)[:, :n_days]
+        flat = (picked + n_days * np.arange(size)[:, None]).ravel()
+        day_weight = np.bincount(flat, minlength=size * n_days).reshape(size, n_days)
+        ticker_weight = rng.multinomial(n_tickers, np.full(n_tickers, 1 / n_tickers), size=size)
+        yield day_weight, ticker_weight
+
+
 def block_ticker_weights(
     rng: np.random.Generator,
     day: np.ndarray,
@@ -213,20 +266,13 @@ def block_ticker_weights(
     block_days: int,
     chunk: int,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Bootstrap weights of every row, ``chunk`` resamples at a time: the weight its date gets
-    from a moving-block resample of dates (blocks of ``block_days``; overlapping labels stay
-    together) and, independently, the weight its ticker gets from resampling tickers with
-    replacement. ``day`` and ``ticker`` are each row's 0-based codes; weights are whole numbers
-    (exact in float64), shaped (resamples in the chunk, rows)."""
+    """``block_ticker_draws`` as weights of every row: its date's and its ticker's. ``day`` and
+    ``ticker`` are each row's 0-based codes; weights are whole numbers (exact in float64),
+    shaped (resamples in the chunk, rows)."""
     n_days, n_tickers = int(day.max()) + 1, int(ticker.max()) + 1
-    block_days = max(1, min(block_days, n_days))
-    n_blocks = int(np.ceil(n_days / block_days))
-    for size in [chunk] * (samples // chunk) + ([samples % chunk] if samples % chunk else []):
-        starts = rng.integers(0, n_days - block_days + 1, size=(size, n_blocks))
-        picked = (starts[:, :, None] + np.arange(block_days)).reshape(size, -1)[:, :n_days]
-        flat = (picked + n_days * np.arange(size)[:, None]).ravel()
-        day_weight = np.bincount(flat, minlength=size * n_days).reshape(size, n_days)
-        ticker_weight = rng.multinomial(n_tickers, np.full(n_tickers, 1 / n_tickers), size=size)
+    for day_weight, ticker_weight in block_ticker_draws(
+        rng, n_days, n_tickers, samples=samples, block_days=block_days, chunk=chunk
+    ):
         yield day_weight[:, day].astype(np.float64), ticker_weight[:, ticker].astype(np.float64)
 
 
@@ -300,20 +346,32 @@ def block_bootstrap_skill(
             majority_up=majority_up,
             pt=(pt_excess, pt_statistic, pt_p_value),
         )
-    excesses, edges, aucs = [], [], []
-    for day_weight, ticker_weight in block_ticker_weights(
-        rng, day, ticker, samples=samples, block_days=block_days, chunk=chunk
-    ):
-        weights = day_weight * ticker_weight
+
+    def resampled(
+        day_weight: np.ndarray, ticker_weight: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Each row's weight: its date's times its ticker's (gathered here, in the worker).
+        weights = day_weight[:, day].astype(np.float64)
+        weights *= ticker_weight[:, ticker]
         # Weights are whole numbers, so these sums and products are exact in float64: a
         # constant forecast gives an excess of exactly 0 in every resample, never +1e-17.
         total = weights.sum(1)
         w_up, w_y, w_both = weights @ up, weights @ y_sorted, weights @ both_up
         with np.errstate(invalid="ignore", divide="ignore"):
             # P - P* = 2 (share both up - share predicted up * share up): twice the covariance.
-            excesses.append(2 * (w_both * total - w_up * w_y) / total**2)
-            edges.append((weights @ correct - weights @ baseline_correct) / total)
-        aucs.append(_weighted_auc(weights, y_sorted, groups))
+            excess = 2 * (w_both * total - w_up * w_y) / total**2
+            edge = (weights @ correct - weights @ baseline_correct) / total
+        return excess, edge, _weighted_auc(weights, y_sorted, groups)
+
+    draws = block_ticker_draws(
+        rng,
+        int(day.max()) + 1,
+        int(ticker.max()) + 1,
+        samples=samples,
+        block_days=block_days,
+        chunk=chunk,
+    )
+    excesses, edges, aucs = zip(*map_in_order(resampled, draws), strict=True)
     excess_all, edges_all = np.concatenate(excesses), np.concatenate(edges)
     aucs_all = np.concatenate(aucs)
     # (k + 1) / (B + 1): a p-value from B resamples is never exactly zero. A resample with no
