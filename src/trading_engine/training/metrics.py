@@ -429,21 +429,29 @@ def _two_way_skill(
     pt_excess, pt_statistic, pt_p_value = pt
     # Rows are sorted by score and ties share one: the AUC with unit weights is the observed one.
     auc = float(_weighted_auc(np.ones((1, n)), y_sorted, groups)[0])
-    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"day": [], "ticker": [], "row": []}
-    edges = []
-    for day_weight, ticker_weight in block_ticker_weights(
-        rng, day, ticker, samples=samples, block_days=block_days, chunk=chunk
-    ):
+
+    def draws() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for day_weight, ticker_weight in block_ticker_draws(
+            rng, n_days, n_tickers, samples=samples, block_days=block_days, chunk=chunk
+        ):
+            yield day_weight, ticker_weight, rng.poisson(1.0, size=(len(day_weight), n))
+
+    def resampled(
+        day_weight: np.ndarray, ticker_weight: np.ndarray, row_weight: np.ndarray
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
         weights = {
-            "day": day_weight,
-            "ticker": ticker_weight,
-            "row": rng.poisson(1.0, size=(len(day_weight), n)).astype(np.float64),
+            "day": day_weight[:, day].astype(np.float64),
+            "ticker": ticker_weight[:, ticker].astype(np.float64),
+            "row": row_weight.astype(np.float64),
         }
-        for name, weight in weights.items():
-            parts[name].append(_excess_and_auc(weight, y_sorted, up, groups))
+        found = {name: _excess_and_auc(w, y_sorted, up, groups) for name, w in weights.items()}
         both = weights["day"] * weights["ticker"]
         with np.errstate(invalid="ignore", divide="ignore"):
-            edges.append((both @ correct - both @ baseline_correct) / both.sum(1))
+            return found, (both @ correct - both @ baseline_correct) / both.sum(1)
+
+    results = map_in_order(resampled, draws())
+    parts = {name: [found[name] for found, _ in results] for name in ("day", "ticker", "row")}
+    edges = [edge for _, edge in results]
     df = max(1, min(n_blocks, n_tickers) - 1) if n_tickers > 1 else max(1, n_blocks - 1)
     excess_of = {name: np.concatenate([p[0] for p in got]) for name, got in parts.items()}
     auc_of = {name: np.concatenate([p[1] for p in got]) for name, got in parts.items()}
