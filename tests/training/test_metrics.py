@@ -154,3 +154,31 @@ def test_two_way_test_gives_a_constant_forecast_no_skill():
         y, np.full(len(y), 0.7), dates, tickers, samples=200, variance="two_way"
     )
     assert constant.p_value_pt == 1.0 and constant.p_value_auc >= 0.5
+
+
+@pytest.mark.parametrize("variance", ["pigeonhole", "two_way"])
+def test_resamples_spread_over_threads_give_the_p_values_of_one_thread(monkeypatch, variance):
+    # The resample chunks are drawn in order in the calling thread whatever evaluates them,
+    # so the p-values cannot depend on the cores; the weights are whole numbers, so neither
+    # can their sums. Ties included (rounded scores), a weak edge so no p-value is at its floor.
+    from trading_engine.training import metrics
+
+    y, probability, dates, tickers = panel(signal=0.03, seed=3)
+    probability = np.round(probability, 2)
+
+    def skill(cores: int) -> metrics.SkillTest:
+        monkeypatch.setattr(metrics, "available_cores", lambda: cores)
+        return block_bootstrap_skill(
+            y,
+            probability,
+            dates,
+            tickers,
+            train_base_rate=0.5,
+            samples=300,
+            chunk=40,
+            variance=variance,
+        )
+
+    one, spread = skill(1), skill(3)
+    assert one == spread
+    assert 0.002 < one.p_value_pt < 1 and 0.002 < one.p_value_auc < 1
