@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from ..cores import available_cores
 from ..errors import DataLocationError
@@ -94,6 +93,8 @@ def _date_columns(path: Path) -> dict[str, pa.DataType]:
 
 def _read(path: Path) -> pa.Table:
     if SUFFIXES[path.suffix.lower()] == "parquet":
+        import pyarrow.parquet as pq  # a folder of CSV files never pays for it
+
         return pq.read_table(path)
     # Threads are spent across files, not inside one; every column is typed by validation.
     return pa_csv.read_csv(
