@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--daily-full", action="store_true")
     parser.add_argument("--out", type=Path, help="write the weekly replay's report here")
     args = parser.parse_args()
+    if args.daily_steps < 4:
+        parser.error("--daily-steps must be at least 4 (two runs of n/2 and n steps)")
     market = DemoMarket(end=END).generate(list(DEFAULT_STOCKS))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)

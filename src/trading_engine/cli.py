@@ -7,6 +7,7 @@ settings mistake. A mistake prints one line, never a traceback.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import sys
@@ -1055,8 +1056,9 @@ def main() -> None:
     if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
         sys.exit(code)
     atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a closed pipe (| head): nothing more to write
+            stream.flush()
     os._exit(code)
 
 

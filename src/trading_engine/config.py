@@ -195,7 +195,7 @@ class TuningSettings(Section):
     timeout_seconds: float = Field(600.0, gt=0)  # checked between batches of trials
     # Trials asked at once and evaluated side by side (a replay spreads them over its workers
     # or Dask). The search depends on it, not on how many workers there are: every engine
-    # finds the same parameters.
+    # finds the same parameters, as long as the timeout (checked between batches) cuts none.
     parallel_trials: int = Field(4, ge=1, le=64)
 
 

@@ -69,7 +69,7 @@ def _numbers(column: pa.ChunkedArray | pa.Array, kind: type[np.number]) -> np.nd
     """A numeric column as numpy values of ``kind`` (float64 or int32 from Arrow's buffer),
     and NaN (floats) or 0 (integers) where a cell is null."""
     arrow_type = pa.float64() if kind is np.float64 else pa.int32()
-    array = column.cast(arrow_type)
+    array = column.cast(arrow_type, safe=False)  # a volume above 2**53 rounds, as before
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if len(array) == 0:

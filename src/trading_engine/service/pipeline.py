@@ -1,14 +1,16 @@
 """One retrain, as a function: (settings, market snapshot, production, clock) -> run record.
 
-    pre-flight -> build dataset -> audit for look-ahead -> (tune) -> train and evaluate
+    pre-flight -> build dataset -> (tune) -> train and evaluate  } side by side
+                                -> audit for look-ahead             }
     -> judge -> deploy through the store
 
-The look-ahead audit runs here, before training, because it needs both the market (raw columns,
-past returns, histories to cut at earlier dates) and the dataset (the features as the model
-sees them); the trainer adds its holdout check and turns it into the gate ``lookahead``.
+The look-ahead audit runs here, in a thread beside the training, because it needs both the
+market (raw columns, past returns, histories to cut at earlier dates) and the dataset (the
+features as the model sees them); the trainer adds its holdout check and turns it into the
+gate ``lookahead``, which is judged before anything is deployed.
 
-No threads and no file I/O of its own: the runner loads the market and holds the writer's
-session; a replay can call the same function on data cut at any date with its own store.
+No file I/O of its own: the runner loads the market and holds the writer's session; a replay
+can call the same function on data cut at any date with its own store.
 """
 
 from __future__ import annotations
@@ -245,9 +247,10 @@ def prepare_candidate(
         dataset = dataset_from_market(
             market, horizon=retraining.horizon, features=retraining.features
         )
-    # The audit (numpy, one core) runs beside the training (LightGBM, which releases the GIL):
-    # neither reads what the other computes, and the cores the folds leave idle at their end
-    # take the audit's work.
+    # The audit (numpy, TA-Lib and LAPACK on one thread) runs beside the training (LightGBM,
+    # which releases the GIL): neither reads what the other computes, and the cores the folds
+    # leave idle at their end take the audit's work. An audit error surfaces once the training
+    # is done, before any judging.
     with ThreadPoolExecutor(1, thread_name_prefix="audit") as beside:
         running = (
             beside.submit(audit_retrain, market, dataset, Thresholds.from_settings(retraining))

@@ -24,6 +24,7 @@ Baselines are scored on the same rows: ``never_retrain`` (the first model kept),
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import secrets
 import time
@@ -54,6 +55,8 @@ from ..training.preflight import needed_dates
 from ..training.trainer import Candidate
 from ..training.tuning import TrialEvaluator, TrialLoss, search
 from .pipeline import PreparedCandidate, prepare_candidate, run_retrain
+
+logger = logging.getLogger(__name__)
 
 Every = Literal["daily", "weekly", "monthly"]
 EVERY: tuple[str, ...] = ("daily", "weekly", "monthly")
@@ -184,9 +187,20 @@ def train_step(
         return StepCandidate(step, date, None, str(error), time.perf_counter() - clock)
 
 
+_TRIAL_LOSS: list[tuple[ReplayContext, np.datetime64, TrialLoss]] = []  # this process's last
+
+
 def trial_loss(context: ReplayContext, date: np.datetime64, overrides: dict[str, Any]) -> float:
-    """One tuning trial of the full step on ``date``, on the rows a live retrain would tune on."""
-    return TrialLoss(context.dataset_at(date), context.settings.retraining)(overrides)
+    """One tuning trial of the full step on ``date``, on the rows a live retrain would tune on.
+
+    The rows, their splits and the binned dataset are built once per step in each process (a
+    worker usually evaluates several trials of the same step in a row).
+    """
+    cached = _TRIAL_LOSS[0] if _TRIAL_LOSS else None  # read once: a Dask worker has threads
+    if cached is None or cached[0] is not context or cached[1] != date:
+        cached = (context, date, TrialLoss(context.dataset_at(date), context.settings.retraining))
+        _TRIAL_LOSS[:] = [cached]
+    return cached[2](overrides)
 
 
 # -- where candidates are trained -----------------------------------------------------------------
@@ -326,7 +340,12 @@ def ordered_candidates(
                 if pending:
                     break  # the steps before a full step first: their results are due
                 date = dates[submitted]
-                tuned = params = search(settings.retraining, executor.evaluator(date))
+                try:
+                    tuned = params = search(settings.retraining, executor.evaluator(date))
+                except (TradingEngineError, ValueError):
+                    # The cut cannot hold the folds (pre-flight would say why): the step
+                    # itself then fails with that reason, the earlier parameters kept.
+                    tuned = None
             pending.append((executor.submit(submitted, dates[submitted], params), tuned))
             submitted += 1
         future, tuned = pending.popleft()
@@ -568,7 +587,10 @@ def run_replay(
             since = deployed_on.get(production.version, date)
             model_age[served] = np.busday_count(since, rows_by_date[served])
             progress(index + 1, len(dates))
-        store.write_record_file()
+        try:
+            store.write_record_file()
+        except OSError as error:  # the store holds every run; only the derived file is missing
+            logger.warning("replay: %s not written: %s", store.metrics_path, error)
     finally:
         executor.close()
         session.release()

@@ -885,7 +885,7 @@ def audit_retrain(market: MarketData, dataset: Dataset, thresholds: Thresholds) 
     """Checks 1 and 2 before a retrain: raw columns and features, then point in time.
 
     It runs where both the market (raw columns, past returns, histories to cut) and the dataset
-    (the features exactly as the model sees them) exist: the pipeline, before training. Check 3
+    (the features exactly as the model sees them) exist: the pipeline, beside training. Check 3
     needs the holdout: the trainer calls ``judge_holdout`` once it has scored it.
     """
     clock = time.perf_counter()

@@ -134,11 +134,9 @@ class FoldTrainer:
             callbacks=[lgb.early_stopping(patience, verbose=False)],
         )
 
-    def refit(self, rows: np.ndarray, rounds: int, params: dict) -> lgb.Booster:
-        # Every row: the dataset itself, not a row-by-row copy of it (the same bins and rows).
-        every = len(rows) == self.data.num_data() and bool((rows == np.arange(len(rows))).all())
-        data = self.data if every else self.data.subset(rows.tolist())
-        return lgb.train(params, data, num_boost_round=max(1, rounds))
+    def fit_all(self, rounds: int, params: dict) -> lgb.Booster:
+        """Train on every row for ``rounds`` rounds: on the dataset itself, not a copy."""
+        return lgb.train(params, self.data, num_boost_round=max(1, rounds))
 
 
 def _date_range(dates: np.ndarray) -> tuple[str, str]:
@@ -173,7 +171,7 @@ class WalkForward:
         label_end: np.ndarray,
         settings: RetrainingSettings,
     ) -> None:
-        self.booster = FoldTrainer(X, y, settings)
+        self.trainer = FoldTrainer(X, y, settings)
         self.settings, self.y, self.dates, self.label_end = settings, y, dates, label_end
         self.splitter = splitter_from(settings)
         self.splits = list(self.splitter.split(dates, label_end))
@@ -184,7 +182,7 @@ class WalkForward:
         fit_local, stop_local = self.splitter.inner_validation(
             self.dates[train], self.label_end[train], self.settings.early_stopping_days
         )
-        model = self.booster.fit(train[fit_local], train[stop_local], params)
+        model = self.trainer.fit(train[fit_local], train[stop_local], params)
         probability = model.predict(
             self.matrix[test], num_iteration=model.best_iteration, num_threads=1
         )
@@ -224,7 +222,7 @@ class WalkForward:
         rows = len(self.dates)
         rounds = round(newest.best_iteration * rows / max(1, newest.train_rows))
         rounds = min(self.settings.lightgbm.max_rounds, max(1, rounds))
-        return self.booster.refit(np.arange(rows), rounds, params), rounds
+        return self.trainer.fit_all(rounds, params), rounds
 
     def validate_and_fit(
         self, params: dict, progress: Progress = no_progress, *, older_folds: bool = True
@@ -236,17 +234,20 @@ class WalkForward:
         run beside it: the newest fold plus the final fit weigh about as much as all the older
         folds together. Every fit runs on one LightGBM thread then; LightGBM's trees do not
         depend on the thread count (``deterministic``, column-wise histograms), so the model is
-        the one a sequential run fits. ``older_folds=False`` fits the newest fold only: the
-        same model; the older folds only measure ``cv_mean``/``cv_std``.
+        the one a sequential run fits. With more cores than folds the folds run side by side
+        and the final fit then takes every core instead. ``older_folds=False`` fits the newest
+        fold only: the same model; the older folds only measure ``cv_mean``/``cv_std``.
         """
         newest = len(self.splits) - 1
         if not older_folds:
-            progress("walk-forward fold", newest, len(self.splits))
+            progress("walk-forward fold", 0, 1)
             only = self.fit_fold(newest, params)
             progress("final fit", 0, 1)
             return [only], *self.final_fit(only, params)
         workers, fold_params = fold_workers(params, len(self.splits) + 1, self.settings)
-        if workers == 1:
+        if workers == 1 or available_cores() > len(self.splits):
+            # One core, a thread count set, or more cores than folds: the folds side by side
+            # (cross_validate), then the final fit on every core rather than on one.
             folds = self.cross_validate(params, progress)
             progress("final fit", 0, 1)
             return folds, *self.final_fit(folds[-1], params)
