@@ -10,6 +10,8 @@ from scipy.stats import chi2_contingency
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from trading_engine.training.metrics import (
+    _row_stats,
+    _skill_by_rows,
     _weighted_auc,
     block_bootstrap_skill,
     classification_metrics,
@@ -113,6 +115,32 @@ def test_weighted_auc_with_unit_weights_is_the_plain_auc():
     groups = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
     auc = _weighted_auc(np.ones((1, len(y))), y[order] == 1, groups)[0]
     assert np.isclose(auc, roc_auc(y, probability))
+
+
+@pytest.mark.parametrize("decimals", [None, 1])  # distinct scores, then many ties
+def test_resampled_skill_equals_sklearn_with_the_same_weights(decimals):
+    rng = np.random.default_rng(3)
+    y, probability, _, _ = panel(signal=0.2)
+    if decimals is not None:
+        probability = np.round(probability, decimals)
+    order = np.argsort(probability, kind="stable")
+    y_sorted, p_sorted = y[order] == 1, probability[order]
+    groups = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
+    up = p_sorted > 0.5
+    stats = _row_stats(up, y_sorted, up == y_sorted, y_sorted)  # baseline: always up
+    weights = rng.integers(0, 4, size=(len(y), 5)).astype(np.float64)  # rows x resamples
+    excess, edge, auc = _skill_by_rows(weights, stats, y_sorted, groups)
+    for k in range(weights.shape[1]):
+        w = weights[:, k]
+        assert auc[k] == pytest.approx(roc_auc_score(y_sorted, p_sorted, sample_weight=w))
+        hit = accuracy_score(y_sorted, up, sample_weight=w)
+        assert edge[k] == pytest.approx(
+            hit - accuracy_score(y_sorted, np.ones_like(up), sample_weight=w)
+        )
+        share_up, share_y = np.average(up, weights=w), np.average(y_sorted, weights=w)
+        assert excess[k] == pytest.approx(
+            2 * (np.average(up & y_sorted, weights=w) - share_up * share_y)
+        )
 
 
 def test_skill_is_significant_and_noise_is_not():

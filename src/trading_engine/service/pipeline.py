@@ -90,11 +90,9 @@ def candidate_history(store: ModelRegistry) -> CandidateHistory:
     since = changes[-1].at if changes else None
     prior: list[PriorCandidate] = []
     page, offset = 200, 0
-    while True:
-        _, runs = store.history(limit=page, offset=offset)
+    while True:  # only the family's runs are read: a replay's store holds every run
+        runs = store.runs_since(since, limit=page, offset=offset)
         for run in runs:
-            if since is not None and run.started_at < since:
-                return CandidateHistory(tuple(prior), since)
             start = run.metrics.holdout_start if run.metrics else None
             if run.outcome == "rejected" and start:
                 prior.append(PriorCandidate(run.started_at, start))

@@ -304,6 +304,23 @@ class Database:
             ).fetchall()
         return [_version_row(row) for row in rows]
 
+    def version_names(self, skip: int = 0) -> list[str]:
+        """Version names newest first, less the newest ``skip``; no metadata is parsed (a
+        replay's store holds every version it deployed, and this runs at each deploy)."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT version FROM versions ORDER BY version DESC LIMIT -1 OFFSET ?", (skip,)
+            ).fetchall()
+        return [version for (version,) in rows]
+
+    def has_digest(self, digest: str) -> bool:
+        """Whether some recorded version's file has this SHA-256."""
+        with self._reading() as connection:
+            found = connection.execute(
+                "SELECT 1 FROM versions WHERE file_sha256 = ? LIMIT 1", (digest,)
+            ).fetchone()
+        return found is not None
+
     @staticmethod
     def add_version(connection: sqlite3.Connection, row: VersionRow) -> None:
         connection.execute(
@@ -353,9 +370,19 @@ class Database:
             (run.run_id, run.started_at, run.outcome, owner, run.model_dump_json()),
         )
 
-    def runs(self, limit: int, offset: int = 0, outcome: str | None = None) -> list[RunRecord]:
-        """Runs newest first, one page: never parses more than the page."""
-        where, parameters = ("WHERE outcome = ?", [outcome]) if outcome else ("", [])
+    def runs(
+        self, limit: int, offset: int = 0, outcome: str | None = None, since: str | None = None
+    ) -> list[RunRecord]:
+        """Runs newest first, one page: never parses more than the page. ``since``: only runs
+        started at or after that ISO time."""
+        conditions, parameters = [], []
+        if outcome:
+            conditions.append("outcome = ?")
+            parameters.append(outcome)
+        if since is not None:
+            conditions.append("started_at >= ?")
+            parameters.append(since)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._reading() as connection:
             rows = connection.execute(
                 f"SELECT body, owner FROM runs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",

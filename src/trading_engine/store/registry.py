@@ -444,10 +444,10 @@ class ModelRegistry:
             digest = file_digest(path.read_bytes())
         except OSError:
             return False
-        return any(row.file_sha256 == digest for row in self.db.versions())
+        return self.db.has_digest(digest)
 
     def _clean_orphans(self) -> None:
-        known = {row.version for row in self.db.versions()}
+        known = set(self.db.version_names())
         for path in self.models_dir.glob("prod_model_*.bin"):
             match = VERSION_FILE.match(path.name)
             if match and match.group(1) not in known:
@@ -573,6 +573,11 @@ class ModelRegistry:
             return 0, []
         return self.db.count_runs(outcome), self.db.runs(limit, offset, outcome)
 
+    def runs_since(self, since: str | None, limit: int, offset: int = 0) -> list[RunRecord]:
+        """One page of the runs started at or after ``since`` (all runs when None), newest
+        first."""
+        return self.db.runs(limit, offset, since=since) if self.ensure() else []
+
     def last_run(self) -> RunRecord | None:
         _, runs = self.history(limit=1)
         return runs[0] if runs else None
@@ -594,7 +599,7 @@ class ModelRegistry:
     # -- writing (session held) ---------------------------------------------------------------
     def new_version_id(self) -> str:
         base = self.clock().strftime("%Y%m%d_%H%M%S")
-        known = {row.version for row in self.db.versions()}
+        known = set(self.db.version_names())
         candidate, suffix = base, 1
         while candidate in known or self.version_path(candidate).exists():
             suffix += 1
@@ -738,8 +743,7 @@ class ModelRegistry:
     def apply_retention(self) -> list[str]:
         """Forget versions beyond the newest ``retention``; never production or backup."""
         keep = set(self.db.pointers().values())
-        rows = self.db.versions()  # newest first
-        doomed = [row.version for row in rows[self.retention :] if row.version not in keep]
+        doomed = [v for v in self.db.version_names(skip=self.retention) if v not in keep]
         if not doomed:
             return []
         with self.db.transaction() as connection:  # forget first: a file left is an orphan

@@ -160,6 +160,56 @@ def _weighted_auc(weights: np.ndarray, positive: np.ndarray, groups: np.ndarray)
         return np.where(pairs > 0, wins / pairs, np.nan)
 
 
+def _skill_by_rows(
+    weights: np.ndarray, row_stats: np.ndarray, positive: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PT excess P - P*, accuracy edge and AUC of each resample; ``weights`` are laid out rows
+    first (rows x resamples), rows sorted by score, and ``row_stats`` holds each row's
+    [1, predicted up, up, both up, correct, baseline correct] (``_row_stats``).
+
+    Rows first because the AUC's running sum over rows then adds whole contiguous lines of
+    resamples, and one matrix product gives every weighted count. Weights are whole numbers,
+    so every sum and product is exact in float64: the figures equal a row-by-row computation's
+    in any order, and a constant forecast gives an excess of exactly 0, never +1e-17.
+    """
+    total, w_up, w_y, w_both, w_correct, w_baseline = _weighted_counts(row_stats, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # P - P* = 2 (share both up - share predicted up * share up): twice the covariance.
+        excess = 2 * (w_both * total - w_up * w_y) / total**2
+        edge = (w_correct - w_baseline) / total
+    if len(groups) == len(positive):
+        # No ties: a row is positive or negative, never both, so the negatives below a
+        # positive row are all the negatives up to it.
+        below = weights * ~positive[:, None]
+        np.cumsum(below, axis=0, out=below)
+        below *= weights
+        wins = np.einsum("r,rs->s", positive.astype(np.float64), below)
+    else:  # rows of equal score pooled (a few trees give many ties): a tie counts one half
+        positive_weight = np.add.reduceat(weights * positive[:, None], groups, axis=0)
+        negative_weight = np.add.reduceat(weights, groups, axis=0) - positive_weight
+        below = np.cumsum(negative_weight, axis=0) - negative_weight
+        below += 0.5 * negative_weight
+        wins = np.einsum("gs,gs->s", positive_weight, below)
+    pairs = w_y * (total - w_y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return excess, edge, np.where(pairs > 0, wins / pairs, np.nan)
+
+
+def _weighted_counts(row_stats: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``row_stats.T @ weights`` in numpy's own loop: a BLAS product here would start its own
+    threads inside each of ``map_in_order``'s, and the two pools then fight over the cores
+    (measured: 2 resample threads ran slower than 1)."""
+    return np.einsum("rk,rs->ks", row_stats, weights)
+
+
+def _row_stats(
+    up: np.ndarray, y_sorted: np.ndarray, correct: np.ndarray, baseline_correct: np.ndarray
+) -> np.ndarray:
+    return np.column_stack(
+        [np.ones(len(up)), up, y_sorted, up & y_sorted, correct, baseline_correct]
+    ).astype(np.float64)
+
+
 def student_t_sf(statistic: float, df: int) -> float:
     """P(T >= statistic) for Student's t with a whole number of degrees of freedom.
 
@@ -347,21 +397,16 @@ def block_bootstrap_skill(
             pt=(pt_excess, pt_statistic, pt_p_value),
         )
 
+    row_stats = _row_stats(up, y_sorted, correct, baseline_correct)
+
     def resampled(
         day_weight: np.ndarray, ticker_weight: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # Each row's weight: its date's times its ticker's (gathered here, in the worker).
-        weights = day_weight[:, day].astype(np.float64)
-        weights *= ticker_weight[:, ticker]
-        # Weights are whole numbers, so these sums and products are exact in float64: a
-        # constant forecast gives an excess of exactly 0 in every resample, never +1e-17.
-        total = weights.sum(1)
-        w_up, w_y, w_both = weights @ up, weights @ y_sorted, weights @ both_up
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # P - P* = 2 (share both up - share predicted up * share up): twice the covariance.
-            excess = 2 * (w_both * total - w_up * w_y) / total**2
-            edge = (weights @ correct - weights @ baseline_correct) / total
-        return excess, edge, _weighted_auc(weights, y_sorted, groups)
+        # Each row's weight: its date's times its ticker's (gathered here, in the worker), rows
+        # first: gathering a row copies one contiguous line of resamples.
+        weights = day_weight.T.astype(np.float64)[day]
+        weights *= ticker_weight.T.astype(np.float64)[ticker]
+        return _skill_by_rows(weights, row_stats, y_sorted, groups)
 
     draws = block_ticker_draws(
         rng,
@@ -395,16 +440,6 @@ def block_bootstrap_skill(
     )
 
 
-def _excess_and_auc(
-    weights: np.ndarray, y_sorted: np.ndarray, up: np.ndarray, groups: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    total = weights.sum(1)
-    w_up, w_y, w_both = weights @ up, weights @ y_sorted, weights @ (up & y_sorted)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        excess = 2 * (w_both * total - w_up * w_y) / total**2
-    return excess, _weighted_auc(weights, y_sorted, groups)
-
-
 def _two_way_skill(
     y_sorted: np.ndarray,
     up: np.ndarray,
@@ -430,6 +465,8 @@ def _two_way_skill(
     # Rows are sorted by score and ties share one: the AUC with unit weights is the observed one.
     auc = float(_weighted_auc(np.ones((1, n)), y_sorted, groups)[0])
 
+    row_stats = _row_stats(up, y_sorted, correct, baseline_correct)
+
     def draws() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for day_weight, ticker_weight in block_ticker_draws(
             rng, n_days, n_tickers, samples=samples, block_days=block_days, chunk=chunk
@@ -439,15 +476,19 @@ def _two_way_skill(
     def resampled(
         day_weight: np.ndarray, ticker_weight: np.ndarray, row_weight: np.ndarray
     ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        weights = {
-            "day": day_weight[:, day].astype(np.float64),
-            "ticker": ticker_weight[:, ticker].astype(np.float64),
-            "row": row_weight.astype(np.float64),
+        weights = {  # rows first (``_skill_by_rows``)
+            "day": day_weight.T.astype(np.float64)[day],
+            "ticker": ticker_weight.T.astype(np.float64)[ticker],
+            "row": row_weight.T.astype(np.float64),
         }
-        found = {name: _excess_and_auc(w, y_sorted, up, groups) for name, w in weights.items()}
+        found = {}
+        for name, w in weights.items():
+            excess, _, auc = _skill_by_rows(w, row_stats, y_sorted, groups)
+            found[name] = (excess, auc)
         both = weights["day"] * weights["ticker"]
+        total, _, _, _, w_correct, w_baseline = _weighted_counts(row_stats, both)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return found, (both @ correct - both @ baseline_correct) / both.sum(1)
+            return found, (w_correct - w_baseline) / total
 
     results = map_in_order(resampled, draws())
     parts = {name: [found[name] for found, _ in results] for name in ("day", "ticker", "row")}
