@@ -87,7 +87,11 @@ first = replay.first_trainable_date(replay.ReplayContext.build(config, market))
 dates = replay.trading_dates(market)
 end = dates[np.searchsorted(dates, first) + {steps}]
 replay.run_replay(config, market, folder / "store", every="daily", start=first, end=end)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child started by a large parent
+# (this bench, after its replays) would report the parent's size.
+lines = Path("/proc/self/status").read_text().splitlines()
+peak = [int(line.split()[1]) for line in lines if line.startswith("VmHWM:")]
+print(peak[0] / 1024 if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
@@ -137,6 +141,7 @@ def main() -> None:
         folder = Path(scratch)
         retrain = one_retrain(market, folder)
         print(f"one retrain (50 tickers, 5 years): {retrain:.2f} s")
+        costs = step_cost(folder)  # before the replays: this process is small then
         changes = [regime.start for regime in DemoMarket(end=END).regimes()]
         weekly = run(market, folder, "weekly", args.workers, out=args.out, regime_changes=changes)
         print(
@@ -170,7 +175,6 @@ def main() -> None:
         )
         memory = {steps: peak_memory(steps) for steps in (10, 40)}
         print(f"peak memory: {memory[10]} MB after 10 daily steps, {memory[40]} MB after 40")
-        costs = step_cost(folder)
     path = save(
         "replay",
         {
