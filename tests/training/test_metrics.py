@@ -113,7 +113,7 @@ def test_weighted_auc_with_unit_weights_is_the_plain_auc():
     order = np.argsort(probability, kind="stable")
     sorted_p = probability[order]
     groups = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    auc = _weighted_auc(np.ones((1, len(y))), y[order] == 1, groups)[0]
+    auc = _weighted_auc(np.ones((len(y), 1)), y[order] == 1, groups)[0]
     assert np.isclose(auc, roc_auc(y, probability))
 
 

@@ -73,13 +73,13 @@ def paired_difference(
     for day_weight, ticker_weight in block_ticker_weights(
         rng, day, ticker, samples=samples, block_days=block_days, chunk=chunk
     ):
-        weights = day_weight * ticker_weight
-        total = weights.sum(1)
+        weights = day_weight * ticker_weight  # rows x resamples
+        total = weights.sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            accuracy.append((weights @ hit_first - weights @ hit_second) / total)
+            accuracy.append((hit_first @ weights - hit_second @ weights) / total)
         auc.append(
-            _weighted_auc(weights[:, order_first], positive[order_first], groups_first)
-            - _weighted_auc(weights[:, order_second], positive[order_second], groups_second)
+            _weighted_auc(weights[order_first], positive[order_first], groups_first)
+            - _weighted_auc(weights[order_second], positive[order_second], groups_second)
         )
     result: dict[str, Any] = {}
     observed = {

@@ -137,46 +137,24 @@ class SkillTest:
     block_days: int
 
 
-def _weighted_auc(weights: np.ndarray, positive: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """AUC for each row of ``weights`` (resamples x rows), rows pre-sorted by score.
+def _weighted_auc(
+    weights: np.ndarray,
+    positive: np.ndarray,
+    groups: np.ndarray,
+    positives: np.ndarray | None = None,
+    negatives: np.ndarray | None = None,
+) -> np.ndarray:
+    """AUC for each column of ``weights`` (rows x resamples), rows sorted by score.
 
     ``groups`` are the start offsets of runs of equal scores, so ties count one half.
+    ``positives`` and ``negatives``: each column's total positive and negative weight, when the
+    caller has them already. Rows first because the running sum over rows then adds whole
+    contiguous lines of resamples. Weights are whole numbers, so every sum and product is
+    exact in float64: any order gives the same AUC.
     """
-    positive_weight = weights * positive
-    if len(groups) == weights.shape[1]:  # no tied scores (the usual case): nothing to pool
-        negative_weight = weights - positive_weight
-        # A row is positive or negative, never both: the negatives below a positive row are
-        # all the negatives up to it, and no tie counts one half.
-        wins = (positive_weight * np.cumsum(negative_weight, axis=1)).sum(1)
-    else:
-        negative_weight = np.add.reduceat(weights, groups, axis=1)
-        positive_weight = np.add.reduceat(positive_weight, groups, axis=1)
-        negative_weight -= positive_weight
-        negatives_below = np.cumsum(negative_weight, axis=1) - negative_weight
-        wins = (positive_weight * (negatives_below + 0.5 * negative_weight)).sum(1)
-    # Weights are whole numbers, so every sum above is exact: any order gives the same AUC.
-    pairs = positive_weight.sum(1) * negative_weight.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(pairs > 0, wins / pairs, np.nan)
-
-
-def _skill_by_rows(
-    weights: np.ndarray, row_stats: np.ndarray, positive: np.ndarray, groups: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PT excess P - P*, accuracy edge and AUC of each resample; ``weights`` are laid out rows
-    first (rows x resamples), rows sorted by score, and ``row_stats`` holds each row's
-    [1, predicted up, up, both up, correct, baseline correct] (``_row_stats``).
-
-    Rows first because the AUC's running sum over rows then adds whole contiguous lines of
-    resamples, and one matrix product gives every weighted count. Weights are whole numbers,
-    so every sum and product is exact in float64: the figures equal a row-by-row computation's
-    in any order, and a constant forecast gives an excess of exactly 0, never +1e-17.
-    """
-    total, w_up, w_y, w_both, w_correct, w_baseline = _weighted_counts(row_stats, weights)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # P - P* = 2 (share both up - share predicted up * share up): twice the covariance.
-        excess = 2 * (w_both * total - w_up * w_y) / total**2
-        edge = (w_correct - w_baseline) / total
+    if positives is None or negatives is None:
+        positives = np.einsum("r,rs->s", positive.astype(np.float64), weights)
+        negatives = weights.sum(0) - positives
     if len(groups) == len(positive):
         # No ties: a row is positive or negative, never both, so the negatives below a
         # positive row are all the negatives up to it.
@@ -190,9 +168,26 @@ def _skill_by_rows(
         below = np.cumsum(negative_weight, axis=0) - negative_weight
         below += 0.5 * negative_weight
         wins = np.einsum("gs,gs->s", positive_weight, below)
-    pairs = w_y * (total - w_y)
+    pairs = positives * negatives
     with np.errstate(invalid="ignore", divide="ignore"):
-        return excess, edge, np.where(pairs > 0, wins / pairs, np.nan)
+        return np.where(pairs > 0, wins / pairs, np.nan)
+
+
+def _skill_by_rows(
+    weights: np.ndarray, row_stats: np.ndarray, positive: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PT excess P - P*, accuracy edge and AUC of each resample; ``weights`` are laid out rows
+    first (rows x resamples), rows sorted by score, and ``row_stats`` holds each row's
+    [1, predicted up, up, both up, correct, baseline correct] (``_row_stats``). One product
+    gives every weighted count; whole-number weights keep them exact, so a constant forecast
+    gives an excess of exactly 0, never +1e-17.
+    """
+    total, w_up, w_y, w_both, w_correct, w_baseline = _weighted_counts(row_stats, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # P - P* = 2 (share both up - share predicted up * share up): twice the covariance.
+        excess = 2 * (w_both * total - w_up * w_y) / total**2
+        edge = (w_correct - w_baseline) / total
+    return excess, edge, _weighted_auc(weights, positive, groups, w_y, total - w_y)
 
 
 def _weighted_counts(row_stats: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -318,12 +313,12 @@ def block_ticker_weights(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``block_ticker_draws`` as weights of every row: its date's and its ticker's. ``day`` and
     ``ticker`` are each row's 0-based codes; weights are whole numbers (exact in float64),
-    shaped (resamples in the chunk, rows)."""
+    laid out rows first: shaped (rows, resamples in the chunk), as ``_weighted_auc`` takes."""
     n_days, n_tickers = int(day.max()) + 1, int(ticker.max()) + 1
     for day_weight, ticker_weight in block_ticker_draws(
         rng, n_days, n_tickers, samples=samples, block_days=block_days, chunk=chunk
     ):
-        yield day_weight[:, day].astype(np.float64), ticker_weight[:, ticker].astype(np.float64)
+        yield day_weight.T.astype(np.float64)[day], ticker_weight.T.astype(np.float64)[ticker]
 
 
 def block_bootstrap_skill(
@@ -463,7 +458,7 @@ def _two_way_skill(
     n_blocks = int(np.ceil(n_days / block_days))
     pt_excess, pt_statistic, pt_p_value = pt
     # Rows are sorted by score and ties share one: the AUC with unit weights is the observed one.
-    auc = float(_weighted_auc(np.ones((1, n)), y_sorted, groups)[0])
+    auc = float(_weighted_auc(np.ones((n, 1)), y_sorted, groups)[0])
 
     row_stats = _row_stats(up, y_sorted, correct, baseline_correct)
 
